@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+// TaskSnapshot is the part of a task row the activities route and notify with.
+type TaskSnapshot struct {
+	ID              string
+	WorkflowID      string
+	Process         string
+	ProcessID       string
+	Step            string
+	Round           int
+	Title           string
+	Assignee        string // "" when unassigned
+	DelegatedFrom   string // "" when not delegated
+	CandidateGroups []string
+	ExcludeUsers    []string
+	Status          string
+	EscalationLevel int
+	DueAt           time.Time
+	CreatedAt       time.Time
+}
+
+// InsertTask inserts the task row of in, routed to assignee (after delegation, "" for a
+// group task) and recording delegatedFrom. A task with the same id is left as it is, so a
+// retried activity inserts nothing new; inserted reports whether this call created it.
+func InsertTask(ctx context.Context, q Querier, in domain.CreateTaskInput, assignee, delegatedFrom string) (inserted bool, err error) {
+	form, err := json.Marshal(nonNilSlice(in.Form))
+	if err != nil {
+		return false, err
+	}
+	taskCtx := in.Context
+	if taskCtx == nil {
+		taskCtx = map[string]any{}
+	}
+	ctxJSON, err := json.Marshal(taskCtx)
+	if err != nil {
+		return false, err
+	}
+	tag, err := q.Exec(ctx, `INSERT INTO tasks (id, workflow_id, process, process_id, step, round,
+			title, assignee, delegated_from, candidate_groups, exclude_users, priority, actions,
+			form, context, due_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10, $11, $12, $13,
+			$14, $15, $16, $17)
+		ON CONFLICT (id) DO NOTHING`,
+		in.TaskID, in.WorkflowID, in.Process, in.ProcessID, in.Step, in.Round, in.Title,
+		assignee, delegatedFrom, nonNilSlice(in.CandidateGroups), nonNilSlice(in.ExcludeUsers), in.Priority,
+		nonNilSlice(in.Actions), form, ctxJSON, in.DueAt.UTC(), in.CreatedAt.UTC())
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// GetTaskSnapshot returns the task's routing data, or ErrNotFound.
+func GetTaskSnapshot(ctx context.Context, q Querier, id string) (TaskSnapshot, error) {
+	var t TaskSnapshot
+	err := q.QueryRow(ctx, `SELECT id, workflow_id, process, process_id, step, round, title,
+			coalesce(assignee, ''), coalesce(delegated_from, ''), candidate_groups, exclude_users,
+			status, escalation_level, due_at, created_at
+		FROM tasks WHERE id = $1`, id).
+		Scan(&t.ID, &t.WorkflowID, &t.Process, &t.ProcessID, &t.Step, &t.Round, &t.Title,
+			&t.Assignee, &t.DelegatedFrom, &t.CandidateGroups, &t.ExcludeUsers,
+			&t.Status, &t.EscalationLevel, &t.DueAt, &t.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return TaskSnapshot{}, ErrNotFound
+	}
+	t.DueAt, t.CreatedAt = t.DueAt.UTC(), t.CreatedAt.UTC()
+	return t, err
+}
+
+// CloseTask marks an open task completed or cancelled. A task that is already closed is
+// left untouched and closed is false, so a retry (or a late cancel) changes nothing. step
+// is the task's step when it was closed here.
+func CloseTask(ctx context.Context, q Querier, in domain.CloseTaskInput) (step string, closed bool, err error) {
+	var data []byte
+	if in.Data != nil {
+		if data, err = json.Marshal(in.Data); err != nil {
+			return "", false, err
+		}
+	}
+	err = q.QueryRow(ctx, `UPDATE tasks SET status = $2, completed_at = $3,
+			completed_by = nullif($4, ''), action = nullif($5, ''), comment = nullif($6, ''), data = $7
+		WHERE id = $1 AND status = 'open'
+		RETURNING step`,
+		in.TaskID, in.Status, in.At.UTC(), in.Actor, in.Action, in.Comment, data).Scan(&step)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return step, true, nil
+}
+
+// RaiseTaskEscalationLevel records that a task reached level; it never lowers the level.
+func RaiseTaskEscalationLevel(ctx context.Context, q Querier, taskID string, level int) error {
+	_, err := q.Exec(ctx, `UPDATE tasks SET escalation_level = greatest(escalation_level, $2)
+		WHERE id = $1`, taskID, level)
+	return err
+}
+
+// nonNilSlice turns a nil slice into an empty one, so it is stored as '{}' or '[]', not NULL.
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
