@@ -1,0 +1,223 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// Application error types of the SendEmail activity. Both are retryable.
+const (
+	ErrTypeSendRetryable = "EmailSendRetryable" // 429, 5xx or network error from the provider
+	ErrTypeSendInFlight  = "EmailSendInFlight"  // another attempt holds the row's lease
+)
+
+// DefaultLease is how long an attempt in flight keeps others from sending the same row.
+const DefaultLease = 30 * time.Second
+
+// Outbox sends templated e-mails exactly once per idempotency key, keeping every message
+// in the emails table.
+//
+// How duplicates are prevented: the row is inserted once per key (ON CONFLICT DO
+// NOTHING); a settled row (sent, delivered, bounced, failed) is returned without calling
+// the provider; and an attempt must first claim the row with a lease (status 'sending',
+// claimed_until), so concurrent or retried attempts wait while one is in flight.
+//
+// The one remaining double-send window: the provider accepted the message (202) but the
+// 'sent' update never landed — the worker crashed or lost the database between the two,
+// or the response itself was lost on the way back (a timeout after SendGrid accepted),
+// which looks like a network error. The row then stays 'sending' (or goes back to
+// 'queued'), and a retry resends once the lease has expired. SendGrid's v3 API has no
+// idempotency key of its own to close this gap; the custom arg idempotency_key lets the
+// duplicate be traced in its event data. The window is one HTTP round trip plus one
+// UPDATE, and the Lease must stay longer than the sender's timeout.
+type Outbox struct {
+	Store  *store.Store
+	Sender Sender
+	From   domain.EmailRecipient
+	Lease  time.Duration // how long an attempt in flight blocks another (default 30s)
+	Log    *slog.Logger
+}
+
+// Send is the body of the SendEmail activity: exactly-once per in.IdempotencyKey.
+//
+// It returns the row's state (nil error) when the message was sent now or before, or
+// failed for good (a 4xx other than 408/429, or a template that does not render): the
+// process goes on and the workflow decides. A 429, 5xx or network error puts the row
+// back in the queue and returns a retryable error, with the provider's rate-limit reset
+// as the next retry delay.
+func (o *Outbox) Send(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	if in.IdempotencyKey == "" || in.To.Email == "" {
+		return domain.SendEmailResult{}, temporal.NewNonRetryableApplicationError(
+			"send e-mail: idempotency key and recipient are required", "InvalidEmail", nil)
+	}
+	e, err := o.enqueue(ctx, in)
+	if err != nil {
+		return domain.SendEmailResult{}, err
+	}
+	if e.Settled() {
+		return result(e), nil
+	}
+
+	claimed, err := o.Store.ClaimEmail(ctx, e.ID, o.lease())
+	if err != nil {
+		return domain.SendEmailResult{}, fmt.Errorf("claim e-mail %s: %w", e.ID, err)
+	}
+	if !claimed {
+		// Settled meanwhile, or another attempt is sending it right now.
+		if e, err = o.Store.EmailByKey(ctx, in.IdempotencyKey); err != nil {
+			return domain.SendEmailResult{}, err
+		}
+		if e.Settled() {
+			return result(e), nil
+		}
+		wait := time.Second
+		if e.ClaimedUntil != nil {
+			wait = min(max(time.Until(*e.ClaimedUntil), time.Second), o.lease())
+		}
+		return domain.SendEmailResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("e-mail %s is being sent by another attempt", e.ID), ErrTypeSendInFlight,
+			temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+	}
+
+	providerID, sendErr := o.Sender.Send(ctx, Message{
+		To:             domain.EmailRecipient{Email: e.To, Name: e.ToName},
+		From:           o.From,
+		Subject:        e.Subject,
+		Text:           e.Text,
+		HTML:           e.HTML,
+		IdempotencyKey: e.IdempotencyKey,
+	})
+
+	// Record the outcome even when the activity's context is done: a sent message left
+	// 'sending' would be sent again after the lease.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	var se *SendError // set by the errors.As below for any *SendError, retryable or not
+	switch {
+	case sendErr == nil:
+		err = o.Store.WithTx(rctx, func(tx pgx.Tx) error {
+			changed, err := store.MarkEmailSent(rctx, tx, e.ID, providerID)
+			if err != nil || !changed {
+				return err
+			}
+			return o.audit(rctx, tx, in, e, "email_sent", map[string]any{"provider_message_id": providerID})
+		})
+		if err != nil {
+			// The provider has the message: this is the double-send window described above.
+			o.log().Error("e-mail sent but not recorded", "email_id", e.ID, "provider_message_id", providerID, "err", err)
+			return domain.SendEmailResult{}, fmt.Errorf("record e-mail %s as sent: %w", e.ID, err)
+		}
+	case errors.As(sendErr, &se) && !se.Retryable:
+		err = o.Store.WithTx(rctx, func(tx pgx.Tx) error {
+			changed, err := store.MarkEmailFailed(rctx, tx, e.ID, se.Error())
+			if err != nil || !changed {
+				return err
+			}
+			return o.audit(rctx, tx, in, e, "email_failed", map[string]any{"reason": se.Error()})
+		})
+		if err != nil {
+			return domain.SendEmailResult{}, fmt.Errorf("record e-mail %s as failed: %w", e.ID, err)
+		}
+		o.log().Warn("e-mail rejected by provider", "email_id", e.ID, "to", e.To, "err", sendErr)
+	default:
+		if err := o.Store.ReleaseEmail(rctx, e.ID, sendErr.Error()); err != nil {
+			o.log().Error("release e-mail", "email_id", e.ID, "err", err)
+		}
+		opts := temporal.ApplicationErrorOptions{Cause: sendErr}
+		if se != nil {
+			opts.NextRetryDelay = se.RetryAfter
+		}
+		return domain.SendEmailResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("e-mail %s not sent, will retry: %v", e.ID, sendErr), ErrTypeSendRetryable, opts)
+	}
+	if e, err = o.Store.EmailByKey(rctx, in.IdempotencyKey); err != nil {
+		return domain.SendEmailResult{}, err
+	}
+	return result(e), nil
+}
+
+// enqueue renders the message and inserts its outbox row unless the key has one, then
+// loads the row. A message that does not render is stored as failed, with its audit
+// event, so the failure is visible rather than retried forever.
+func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.Email, error) {
+	row := store.Email{
+		ID:             domain.NewID("eml"),
+		IdempotencyKey: in.IdempotencyKey,
+		To:             in.To.Email,
+		ToName:         in.To.Name,
+		Locale:         Locale(in.Locale),
+		Template:       in.Template,
+		Process:        in.Process,
+		ProcessID:      in.ProcessID,
+		WorkflowID:     in.WorkflowID,
+	}
+	var renderErr error
+	row.Subject, row.Text, row.HTML, renderErr = Render(in.Template, row.Locale, in.Data)
+	if renderErr != nil {
+		row.Status, row.Error = store.EmailFailed, renderErr.Error()
+	}
+	err := o.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		inserted, err := store.InsertEmail(ctx, tx, row)
+		if err != nil || !inserted || renderErr == nil {
+			return err
+		}
+		o.log().Error("e-mail not rendered", "template", in.Template, "key", in.IdempotencyKey, "err", renderErr)
+		return o.audit(ctx, tx, in, row, "email_failed", map[string]any{"reason": renderErr.Error()})
+	})
+	if err != nil {
+		return store.Email{}, fmt.Errorf("enqueue e-mail %s: %w", in.IdempotencyKey, err)
+	}
+	return o.Store.EmailByKey(ctx, in.IdempotencyKey)
+}
+
+// audit writes the e-mail's audit event for its process, once per key and event.
+func (o *Outbox) audit(ctx context.Context, q store.Querier, in domain.SendEmailInput, e store.Email, event string, extra map[string]any) error {
+	if in.ProcessID == "" {
+		return nil
+	}
+	detail := map[string]any{"email_id": e.ID, "template": e.Template, "to": e.To}
+	for k, v := range extra {
+		detail[k] = v
+	}
+	return store.InsertAudit(ctx, q, domain.AuditInput{
+		Key:       "email/" + in.IdempotencyKey + "/" + strings.TrimPrefix(event, "email_"),
+		Process:   in.Process,
+		ProcessID: in.ProcessID,
+		Actor:     "system",
+		Event:     event,
+		Detail:    detail,
+		At:        time.Now(),
+	})
+}
+
+func (o *Outbox) lease() time.Duration {
+	if o.Lease > 0 {
+		return o.Lease
+	}
+	return DefaultLease
+}
+
+func (o *Outbox) log() *slog.Logger {
+	if o.Log != nil {
+		return o.Log
+	}
+	return slog.Default()
+}
+
+func result(e store.Email) domain.SendEmailResult {
+	r := domain.SendEmailResult{EmailID: e.ID, Status: e.Status, ProviderMessageID: e.ProviderMessageID}
+	if e.Status == store.EmailFailed {
+		r.Error = e.Error
+	}
+	return r
+}
