@@ -1,0 +1,165 @@
+// Package activities holds the side effects of the workflows: the read-model projections
+// (tasks, escalations, complaints, audit events) and the e-mail. Every activity is
+// idempotent under retry: rows are keyed by deterministic ids, audit events by
+// deterministic keys and e-mails by idempotency keys.
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// Emailer sends one templated e-mail once per idempotency key (the mail outbox).
+type Emailer interface {
+	Send(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error)
+}
+
+// Config holds what the activities need besides their dependencies.
+type Config struct {
+	// PublicURL is the base of every link in an e-mail, e.g. http://127.0.0.1:8080.
+	PublicURL string
+}
+
+// Activities implements every activity. Its methods are registered under the domain.Act*
+// names (see Named).
+type Activities struct {
+	Store  *store.Store
+	Mail   Emailer
+	Config Config
+	Log    *slog.Logger
+}
+
+// NamedActivity pairs an activity function with the name workflows call it by.
+type NamedActivity struct {
+	Name string
+	Fn   any
+}
+
+// Named lists every activity with its registered name, in a stable order.
+func (a *Activities) Named() []NamedActivity {
+	return []NamedActivity{
+		{domain.ActCreateTask, a.CreateTask},
+		{domain.ActCloseTask, a.CloseTask},
+		{domain.ActSendReminder, a.SendReminder},
+		{domain.ActRaiseEscalation, a.RaiseEscalation},
+		{domain.ActRecordAudit, a.RecordAudit},
+		{domain.ActSendEmail, a.SendEmail},
+		{domain.ActProjectComplaint, a.ProjectComplaint},
+		{domain.ActRequestFeedback, a.RequestFeedback},
+	}
+}
+
+// RecordAudit writes one audit event, once per key.
+func (a *Activities) RecordAudit(ctx context.Context, in domain.AuditInput) error {
+	if in.Key == "" || in.Event == "" {
+		return invalidInput("audit event needs a key and an event")
+	}
+	if in.Actor == "" {
+		in.Actor = "system"
+	}
+	in.At = orNow(in.At)
+	return store.InsertAudit(ctx, a.Store.Pool, in)
+}
+
+// SendEmail hands one e-mail to the outbox, which sends it once per idempotency key.
+func (a *Activities) SendEmail(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	if in.IdempotencyKey == "" {
+		return domain.SendEmailResult{}, invalidInput("e-mail needs an idempotency key")
+	}
+	res, err := a.Mail.Send(ctx, in)
+	if isNonRetryable(err) {
+		a.logger(ctx).Warn("e-mail failed", "key", in.IdempotencyKey, "template", in.Template, "err", err)
+	}
+	return res, err
+}
+
+// logger returns the activities' logger, with the workflow id, run id, activity name and
+// attempt when ctx is an activity's context, so that every line can be traced to the
+// process it served.
+func (a *Activities) logger(ctx context.Context) *slog.Logger {
+	log := a.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if !activity.IsActivity(ctx) {
+		return log
+	}
+	info := activity.GetInfo(ctx)
+	return log.With("workflow_id", info.WorkflowExecution.ID, "run_id", info.WorkflowExecution.RunID,
+		"activity", info.ActivityType.Name, "attempt", info.Attempt)
+}
+
+// link joins the public base URL and a path.
+func (a *Activities) link(path string) string {
+	return strings.TrimRight(a.Config.PublicURL, "/") + path
+}
+
+// notifyUsers e-mails template to each user, one outbox entry per user keyed by
+// keyPrefix + username, in the user's locale. data is shared; recipient_name is added
+// per user. An unknown user or an e-mail the provider refused for good is logged and
+// skipped: an internal notice must not stop the process. Any other error is returned so
+// that the activity is retried (the keys make the retry send nothing twice).
+func (a *Activities) notifyUsers(ctx context.Context, usernames []string, keyPrefix string, base domain.SendEmailInput, data map[string]any) error {
+	log := a.logger(ctx)
+	for _, username := range usernames {
+		u, err := store.LookupUser(ctx, a.Store.Pool, username)
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("no such user to notify", "username", username, "template", base.Template)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		in := base
+		in.IdempotencyKey = keyPrefix + username
+		in.To = domain.EmailRecipient{Email: u.Email, Name: u.DisplayName}
+		in.Locale = orDefault(u.Locale, "en")
+		in.Data = maps.Clone(data)
+		in.Data["recipient_name"] = u.DisplayName
+		if _, err := a.Mail.Send(ctx, in); err != nil {
+			if !isNonRetryable(err) {
+				return err
+			}
+			log.Error("e-mail refused", "key", in.IdempotencyKey, "template", in.Template, "err", err)
+		}
+	}
+	return nil
+}
+
+// isNonRetryable reports whether err is an application error marked non-retryable.
+func isNonRetryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+// invalidInput is a non-retryable error: retrying a malformed input cannot help.
+func invalidInput(msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, "InvalidInput", nil)
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().UTC()
+	}
+	return t.UTC()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// formatTime renders a time for e-mail template data (RFC 3339, UTC).
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

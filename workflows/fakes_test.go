@@ -1,0 +1,384 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+// t0 is when every test workflow starts (and its complaint is received).
+var t0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
+
+const testWorkflowID = "complaint/cmp_test"
+
+// call is one recorded activity invocation.
+type call struct {
+	Name string
+	At   time.Time // workflow time of the call
+	In   any
+}
+
+// fakes stands in for every activity, recording calls with the test clock.
+type fakes struct {
+	env   *testsuite.TestWorkflowEnvironment
+	mu    sync.Mutex
+	calls []call
+	// delegates maps a username to the delegate CreateTask routes tasks to.
+	delegates map[string]string
+	// failEmails maps a template to the reason SendEmail reports it failed for good.
+	failEmails map[string]string
+	// failReminder, when set, can fail a SendReminder call (it is then retried).
+	failReminder func(in domain.ReminderInput, now time.Time) error
+	// route, when set, decides whom CreateTask gives a task to (after delegates).
+	route func(domain.CreateTaskInput) domain.CreateTaskResult
+}
+
+func (f *fakes) record(name string, in any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{Name: name, At: f.env.Now().UTC(), In: in})
+}
+
+// of returns the calls of one activity, in order.
+func (f *fakes) of(name string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.Name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
+	reg := func(name string, fn any) {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	reg(domain.ActCreateTask, func(_ context.Context, in domain.CreateTaskInput) (domain.CreateTaskResult, error) {
+		f.record(domain.ActCreateTask, in)
+		res := domain.CreateTaskResult{TaskID: in.TaskID, Assignee: in.Assignee}
+		if d, ok := f.delegates[in.Assignee]; ok {
+			res.Assignee, res.DelegatedFrom = d, in.Assignee
+		}
+		if f.route != nil {
+			res = f.route(in)
+		}
+		return res, nil
+	})
+	reg(domain.ActCloseTask, func(_ context.Context, in domain.CloseTaskInput) error {
+		f.record(domain.ActCloseTask, in)
+		return nil
+	})
+	reg(domain.ActSendReminder, func(_ context.Context, in domain.ReminderInput) error {
+		if f.failReminder != nil {
+			if err := f.failReminder(in, f.env.Now().UTC()); err != nil {
+				return err
+			}
+		}
+		f.record(domain.ActSendReminder, in)
+		return nil
+	})
+	reg(domain.ActRaiseEscalation, func(_ context.Context, in domain.EscalationInput) (domain.EscalationResult, error) {
+		f.record(domain.ActRaiseEscalation, in)
+		return domain.EscalationResult{
+			EscalationID: fmt.Sprintf("esc_%s_%d", in.Step, in.Rung.Level),
+			Targets:      []string{string(in.Rung.TargetRole)},
+		}, nil
+	})
+	reg(domain.ActRecordAudit, func(_ context.Context, in domain.AuditInput) error {
+		f.record(domain.ActRecordAudit, in)
+		return nil
+	})
+	reg(domain.ActSendEmail, func(_ context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+		f.record(domain.ActSendEmail, in)
+		if reason, ok := f.failEmails[in.Template]; ok {
+			return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "failed", Error: reason}, nil
+		}
+		return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "sent"}, nil
+	})
+	reg(domain.ActProjectComplaint, func(_ context.Context, in domain.ComplaintProjection) error {
+		f.record(domain.ActProjectComplaint, in)
+		return nil
+	})
+	reg(domain.ActProjectContract, func(_ context.Context, in domain.ContractProjection) error {
+		f.record(domain.ActProjectContract, in)
+		return nil
+	})
+	reg(domain.ActAssignLedgerNo, func(_ context.Context, in domain.LedgerNoInput) (domain.LedgerNoResult, error) {
+		f.record(domain.ActAssignLedgerNo, in)
+		return domain.LedgerNoResult{LedgerNo: fmt.Sprintf("HT-%d-0042", in.At.Year())}, nil
+	})
+	reg(domain.ActNotify, func(_ context.Context, in domain.NotifyInput) (domain.NotifyResult, error) {
+		f.record(domain.ActNotify, in)
+		return domain.NotifyResult{Recipients: append(append([]string{}, in.Users...), in.Groups...)}, nil
+	})
+	reg(domain.ActRequestFeedback, func(_ context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
+		f.record(domain.ActRequestFeedback, in)
+		return domain.FeedbackRequestResult{URL: fmt.Sprintf("http://test/c/feedback/%d", in.Round)}, nil
+	})
+}
+
+// times returns the call times as durations since t0.
+func times(calls []call) []time.Duration {
+	out := []time.Duration{}
+	for _, c := range calls {
+		out = append(out, c.At.Sub(t0))
+	}
+	return out
+}
+
+// updateResult collects what the Update callbacks reported.
+type updateResult struct {
+	mu       sync.Mutex
+	accepted bool
+	rejected error
+	done     bool
+	value    any
+	err      error
+}
+
+func (u *updateResult) callbacks() *testsuite.TestUpdateCallback {
+	return &testsuite.TestUpdateCallback{
+		OnAccept: func() { u.mu.Lock(); u.accepted = true; u.mu.Unlock() },
+		OnReject: func(err error) { u.mu.Lock(); u.rejected = err; u.mu.Unlock() },
+		OnComplete: func(v any, err error) {
+			u.mu.Lock()
+			u.done, u.value, u.err = true, v, err
+			u.mu.Unlock()
+		},
+	}
+}
+
+// response returns the complete-task result, failing the test if there is none.
+func (u *updateResult) response(t *testing.T) domain.CompleteTaskResponse {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rejected != nil || !u.done || u.err != nil {
+		t.Fatalf("update did not complete: rejected=%v done=%v err=%v", u.rejected, u.done, u.err)
+	}
+	r, ok := u.value.(domain.CompleteTaskResponse)
+	if !ok {
+		t.Fatalf("update result is %T, want CompleteTaskResponse", u.value)
+	}
+	return r
+}
+
+// rejectedWith asserts the update was rejected by its validator with errType, and returns
+// the application error.
+func (u *updateResult) rejectedWith(t *testing.T, errType string) *temporal.ApplicationError {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var appErr *temporal.ApplicationError
+	if !errors.As(u.rejected, &appErr) {
+		t.Fatalf("update not rejected with an application error: rejected=%v accepted=%v", u.rejected, u.accepted)
+	}
+	if appErr.Type() != errType {
+		t.Fatalf("rejection type = %q (%v), want %q", appErr.Type(), appErr, errType)
+	}
+	if u.accepted {
+		t.Fatalf("a rejected update was also accepted")
+	}
+	return appErr
+}
+
+// fieldNames returns the field names in an InvalidData rejection.
+func fieldNames(t *testing.T, appErr *temporal.ApplicationError) []string {
+	t.Helper()
+	var fields []domain.FieldError
+	if err := appErr.Details(&fields); err != nil {
+		t.Fatalf("details: %v", err)
+	}
+	var names []string
+	for _, f := range fields {
+		names = append(names, f.Field)
+	}
+	return names
+}
+
+// newTestEnv returns a quiet test environment starting at t0 with the fake activities.
+func newTestEnv(workflowID string) (*testsuite.TestWorkflowEnvironment, *fakes) {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID, TaskQueue: domain.TaskQueue})
+	f := &fakes{env: env, delegates: map[string]string{}, failEmails: map[string]string{}}
+	f.register(env)
+	return env, f
+}
+
+// harness runs one ComplaintWorkflow with fake activities and scripted human actions.
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	f   *fakes
+	in  domain.ComplaintInput
+	n   int // update ids
+}
+
+func newHarness(t *testing.T, mod func(*domain.ComplaintInput)) *harness {
+	env, f := newTestEnv(testWorkflowID)
+	env.RegisterWorkflow(ComplaintWorkflow)
+	in := domain.ComplaintInput{
+		ID: "cmp_test", CustomerID: "cus_1", CustomerName: "ACME", CustomerEmail: "buyer@acme.test",
+		CustomerTier: "B", Locale: "en", OwnerRep: "alice", Channel: "email",
+		Subject: "Broken pump", Description: "It leaks", Severity: "normal",
+		FiledBy: "carol", ReceivedAt: t0, Policy: domain.DefaultComplaintPolicy(),
+	}
+	if mod != nil {
+		mod(&in)
+	}
+	return &harness{t: t, env: env, f: f, in: in}
+}
+
+// taskID is the id of a complaint task of this test's workflow.
+func taskID(step string, round int, key string) string {
+	return domain.TaskID(testWorkflowID, step, round, key)
+}
+
+// at runs fn at workflow time t0+d.
+func (h *harness) at(d time.Duration, fn func()) {
+	h.env.RegisterDelayedCallback(fn, d)
+}
+
+// update sends an Update now (call it from inside at).
+func (h *harness) update(name string, arg any) *updateResult {
+	u := &updateResult{}
+	h.send(u, name, arg)
+	return u
+}
+
+func (h *harness) send(u *updateResult, name string, arg any) {
+	h.n++
+	h.env.UpdateWorkflow(name, fmt.Sprintf("u%d", h.n), u.callbacks(), arg)
+}
+
+func completeRequest(step string, round int, key, action, actor string, data map[string]any) domain.CompleteTaskRequest {
+	return domain.CompleteTaskRequest{TaskID: taskID(step, round, key), Action: action, Actor: actor, Data: data}
+}
+
+// completeNow completes a task now (call it from inside at).
+func (h *harness) completeNow(step string, round int, key, action, actor string, data map[string]any) *updateResult {
+	return h.update(domain.UpdateCompleteTask, completeRequest(step, round, key, action, actor, data))
+}
+
+// complete completes a task at t0+d and returns the update's result (filled once run).
+func (h *harness) complete(d time.Duration, step string, round int, key, action, actor string, data map[string]any) *updateResult {
+	u := &updateResult{}
+	h.at(d, func() { h.send(u, domain.UpdateCompleteTask, completeRequest(step, round, key, action, actor, data)) })
+	return u
+}
+
+// feedback submits the customer's feedback at t0+d.
+func (h *harness) feedback(d time.Duration, score int, comment string) *updateResult {
+	u := &updateResult{}
+	h.at(d, func() { h.send(u, domain.UpdateSubmitFeedback, domain.Feedback{Score: score, Comment: comment}) })
+	return u
+}
+
+// run executes the workflow to its end and returns its result.
+func (h *harness) run() (domain.ComplaintState, error) {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(ComplaintWorkflow, h.in)
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("workflow did not complete")
+	}
+	var st domain.ComplaintState
+	err := h.env.GetWorkflowError()
+	if err == nil {
+		err = h.env.GetWorkflowResult(&st)
+	}
+	return st, err
+}
+
+// statuses lists the status and audit event of each projection.
+func (h *harness) statuses() []string {
+	var out []string
+	for _, c := range h.f.of(domain.ActProjectComplaint) {
+		p := c.In.(domain.ComplaintProjection)
+		out = append(out, p.Audit.Event+":"+p.Status)
+	}
+	return out
+}
+
+// projection returns the first projection with the audit event, failing if none.
+func (h *harness) projection(event string) (domain.ComplaintProjection, time.Time) {
+	h.t.Helper()
+	for _, c := range h.f.of(domain.ActProjectComplaint) {
+		if p := c.In.(domain.ComplaintProjection); p.Audit.Event == event {
+			return p, c.At
+		}
+	}
+	h.t.Fatalf("no projection with event %q; have %s", event, strings.Join(h.statuses(), ", "))
+	return domain.ComplaintProjection{}, time.Time{}
+}
+
+// escalationProjection returns the first projection of an escalation level.
+func (h *harness) escalationProjection() domain.ComplaintProjection {
+	h.t.Helper()
+	for _, c := range h.f.of(domain.ActProjectComplaint) {
+		if p := c.In.(domain.ComplaintProjection); p.EscalationLevel != nil {
+			return p
+		}
+	}
+	h.t.Fatal("no escalation level projected")
+	return domain.ComplaintProjection{}
+}
+
+// templates lists the e-mail templates sent, in order.
+func (h *harness) templates() []string {
+	var out []string
+	for _, c := range h.f.of(domain.ActSendEmail) {
+		out = append(out, c.In.(domain.SendEmailInput).Template)
+	}
+	return out
+}
+
+// createdTasks lists the CreateTask inputs, in order.
+func (h *harness) createdTasks() []domain.CreateTaskInput {
+	var out []domain.CreateTaskInput
+	for _, c := range h.f.of(domain.ActCreateTask) {
+		out = append(out, c.In.(domain.CreateTaskInput))
+	}
+	return out
+}
+
+// task returns the CreateTask input of one task, failing if it was not created.
+func (h *harness) task(step string, round int, key string) domain.CreateTaskInput {
+	h.t.Helper()
+	id := taskID(step, round, key)
+	for _, in := range h.createdTasks() {
+		if in.TaskID == id {
+			return in
+		}
+	}
+	h.t.Fatalf("task %s/%d/%s was not created", step, round, key)
+	return domain.CreateTaskInput{}
+}
+
+// escalations lists "step:level" of each escalation raised.
+func (h *harness) escalations() []string {
+	out := []string{}
+	for _, c := range h.f.of(domain.ActRaiseEscalation) {
+		in := c.In.(domain.EscalationInput)
+		out = append(out, fmt.Sprintf("%s:%d", in.Step, in.Rung.Level))
+	}
+	return out
+}

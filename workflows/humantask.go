@@ -1,0 +1,539 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+// TasksConfig identifies the process whose human tasks a Tasks helper runs.
+type TasksConfig struct {
+	WorkflowID string
+	Process    string // e.g. domain.ProcessComplaint
+	ProcessID  string // the business id
+	// StatusFn returns the process status reported to whoever completes a task.
+	StatusFn func() string
+	// OnEscalation, when set, is called after an escalation has been raised, while the
+	// task is still open (its caller waits for it before the task is closed). ctx is
+	// disconnected from the task's cancellation.
+	OnEscalation func(ctx workflow.Context, e Escalation)
+	// OnClosed, when set, is called by Run and RunAll for each task right after its row
+	// is closed (completed or cancelled), before they wait again or return; so a
+	// complete-task Update answers only after it has run. An error stops RunAll.
+	OnClosed func(ctx workflow.Context, o TaskOutcome) error
+}
+
+// ErrInterrupted is returned by Run and RunAll once Interrupt has been called.
+var ErrInterrupted = errors.New("human tasks interrupted")
+
+// TaskSpec describes one human task.
+type TaskSpec struct {
+	Step  string
+	Round int
+	// Key tells apart parallel tasks of one step and round (e.g. "finance"); may be "".
+	Key             string
+	Title           string
+	Assignee        string
+	CandidateGroups []string
+	ExcludeUsers    []string
+	Actions         []string
+	Form            []domain.FormField
+	Context         map[string]any
+	Priority        int
+	Locale          string
+	// The SLA window: reminders fall at WindowStart + f*(DueAt-WindowStart) for each f in
+	// Reminders, and the escalation ladder at DueAt + rung.After for each rung.
+	WindowStart time.Time
+	DueAt       time.Time
+	Reminders   []float64
+	Ladder      []domain.EscalationRung
+	// Validate adds step-specific checks of the data after the form's own checks
+	// (ValidateForm). It must be pure: it runs in the Update validator.
+	Validate func(action string, data map[string]any) []domain.FieldError
+}
+
+// TaskOutcome is how a task ended.
+type TaskOutcome struct {
+	TaskID   string
+	Step     string
+	Round    int
+	Key      string
+	Status   string // domain.TaskCompleted or domain.TaskCancelled
+	Assignee string // whom the task went to, after delegation
+	// DelegatedFrom is the user the task was meant for when it went to their delegate.
+	DelegatedFrom string
+	Actor         string
+	Action        string
+	Comment       string
+	Data          map[string]any
+	At            time.Time // when it was completed or cancelled
+	// EscalationLevel is the highest escalation level raised for this task (0: none).
+	EscalationLevel int
+}
+
+// Escalation is reported to TasksConfig.OnEscalation.
+type Escalation struct {
+	TaskID       string
+	Step         string
+	Key          string
+	Level        int
+	EscalationID string
+	Targets      []string
+	At           time.Time
+}
+
+// Tasks runs the human tasks of one workflow run (ARCHITECTURE.md, "Human task"). It owns
+// the complete-task Update: create it once per run with NewTasks.
+//
+// Read-your-writes: the Update returns only after the task row is closed and the
+// workflow has reached its next waiting point, so the process status it reports (and
+// the read model) already reflect the decision. The workflow marks waiting points by
+// waiting through Await, AwaitWithTimeout or Run/RunAll, and must end with Finish.
+type Tasks struct {
+	cfg   TasksConfig
+	open  []*task // tasks created and not yet closed, in creation order
+	idle  int     // bumped each time the workflow blocks waiting for the outside world
+	seq   int     // orders accepted completions
+	level int     // highest escalation level raised in this run
+	// interrupted: Run and RunAll cancel their open tasks and return ErrInterrupted.
+	interrupted bool
+}
+
+// task is the workflow-side state of one open task.
+type task struct {
+	spec          TaskSpec
+	id            string
+	assignee      string
+	delegatedFrom string
+	created       bool
+	done          *domain.CompleteTaskRequest // the accepted completion
+	doneAt        time.Time
+	doneSeq       int
+	closed        bool
+	level         int
+	stopSLA       workflow.CancelFunc
+	slaDone       bool
+}
+
+// NewTasks registers the complete-task Update handler and returns the helper.
+func NewTasks(ctx workflow.Context, cfg TasksConfig) (*Tasks, error) {
+	h := &Tasks{cfg: cfg}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, domain.UpdateCompleteTask, h.complete,
+		workflow.UpdateHandlerOptions{Validator: h.validate})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// EscalationLevel is the highest escalation level raised in this run so far.
+func (h *Tasks) EscalationLevel() int { return h.level }
+
+// OpenTaskIDs lists the tasks that currently accept a completion, in creation order.
+func (h *Tasks) OpenTaskIDs() []string {
+	ids := []string{}
+	for _, t := range h.open {
+		if t.done == nil {
+			ids = append(ids, t.id)
+		}
+	}
+	return ids
+}
+
+// OpenTask is a task that accepts a completion, as CreateTask routed it.
+type OpenTask struct {
+	TaskID        string
+	Step          string
+	Round         int
+	Key           string
+	Assignee      string
+	DelegatedFrom string
+	DueAt         time.Time
+}
+
+// OpenTasks lists the tasks that currently accept a completion, in creation order.
+func (h *Tasks) OpenTasks() []OpenTask {
+	out := []OpenTask{}
+	for _, t := range h.open {
+		if t.done == nil {
+			out = append(out, OpenTask{
+				TaskID: t.id, Step: t.spec.Step, Round: t.spec.Round, Key: t.spec.Key,
+				Assignee: t.assignee, DelegatedFrom: t.delegatedFrom, DueAt: t.spec.DueAt,
+			})
+		}
+	}
+	return out
+}
+
+// Interrupt makes the running Run or RunAll (and every later one) stop waiting: the
+// tasks still open are cancelled, completions already accepted are honoured, and it
+// returns ErrInterrupted. Use it from an Update handler (e.g. a withdrawal).
+func (h *Tasks) Interrupt() { h.interrupted = true }
+
+// Run creates one task, waits for its completion while running its SLA timers, closes
+// it and returns the outcome.
+func (h *Tasks) Run(ctx workflow.Context, spec TaskSpec) (TaskOutcome, error) {
+	out, err := h.RunAll(ctx, []TaskSpec{spec}, nil)
+	if err != nil {
+		return TaskOutcome{}, err
+	}
+	return out[0], nil
+}
+
+// RunAll runs tasks in parallel and returns their outcomes in the order of specs. Each
+// completed task is closed as soon as it completes. When stop reports true for an
+// outcome, the tasks still open are cancelled (a completion already accepted is still
+// honoured) and RunAll returns. With a nil stop it waits for all of them. After
+// Interrupt it returns the outcomes so far (the cancelled tasks included) with
+// ErrInterrupted.
+func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOutcome) bool) ([]TaskOutcome, error) {
+	if h.interrupted {
+		return nil, ErrInterrupted
+	}
+	tasks := make([]*task, len(specs))
+	futures := make([]workflow.Future, len(specs))
+	now := utcNow(ctx)
+	for i, s := range specs {
+		t := &task{spec: s, id: domain.TaskID(h.cfg.WorkflowID, s.Step, s.Round, s.Key)}
+		tasks[i] = t
+		// Open for completion at once: CreateTask commits the row before it sends the
+		// notices, so a person may act on the task before the activity returns.
+		h.open = append(h.open, t)
+		futures[i] = workflow.ExecuteActivity(withActivityOptions(ctx), domain.ActCreateTask, h.createInput(t, now))
+	}
+	for i, f := range futures {
+		var res domain.CreateTaskResult
+		if err := f.Get(ctx, &res); err != nil {
+			h.abandon(ctx, tasks)
+			return nil, fmt.Errorf("create task %s: %w", tasks[i].id, err)
+		}
+		t := tasks[i]
+		t.created, t.assignee, t.delegatedFrom = true, res.Assignee, res.DelegatedFrom
+		h.startSLA(ctx, t)
+	}
+
+	outcomes := make([]TaskOutcome, len(tasks))
+	for pending := len(tasks); pending > 0; pending-- {
+		var next *task
+		err := h.Await(ctx, func() bool { next = firstDone(tasks); return next != nil || h.interrupted })
+		if err != nil {
+			h.abandon(ctx, tasks)
+			return nil, err
+		}
+		if next == nil { // interrupted
+			break
+		}
+		out, err := h.closeWith(ctx, next, domain.TaskCompleted)
+		if err != nil {
+			return nil, err
+		}
+		outcomes[slices.Index(tasks, next)] = out
+		if stop != nil && stop(out) {
+			break
+		}
+	}
+
+	// Stopped early: nothing more may complete. Honour completions already accepted,
+	// cancel the rest.
+	var rest []*task
+	for _, t := range tasks {
+		if !t.closed {
+			rest = append(rest, t)
+			if t.done == nil {
+				h.forget(t)
+			}
+		}
+	}
+	for _, t := range rest {
+		status := domain.TaskCancelled
+		if t.done != nil {
+			status = domain.TaskCompleted
+		}
+		out, err := h.closeWith(ctx, t, status)
+		if err != nil {
+			return nil, err
+		}
+		outcomes[slices.Index(tasks, t)] = out
+	}
+	if h.interrupted {
+		return outcomes, ErrInterrupted
+	}
+	return outcomes, nil
+}
+
+// closeWith closes t, then reports its outcome to OnClosed.
+func (h *Tasks) closeWith(ctx workflow.Context, t *task, status string) (TaskOutcome, error) {
+	if err := h.close(ctx, t, status); err != nil {
+		return TaskOutcome{}, err
+	}
+	out := t.outcome(status)
+	if h.cfg.OnClosed != nil {
+		if err := h.cfg.OnClosed(ctx, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Await blocks until cond holds, marking a waiting point for the complete-task Update.
+func (h *Tasks) Await(ctx workflow.Context, cond func() bool) error {
+	if !cond() {
+		h.idle++
+	}
+	return workflow.Await(ctx, cond)
+}
+
+// AwaitWithTimeout is Await with a timeout; ok is false when the timeout came first.
+func (h *Tasks) AwaitWithTimeout(ctx workflow.Context, timeout time.Duration, cond func() bool) (ok bool, err error) {
+	if !cond() {
+		h.idle++
+	}
+	return workflow.AwaitWithTimeout(ctx, timeout, cond)
+}
+
+// Settled blocks an Update handler of the workflow's own until the workflow has reached
+// its next waiting point (or its end), for read-your-writes.
+func (h *Tasks) Settled(ctx workflow.Context) error {
+	seen := h.idle
+	return workflow.Await(ctx, func() bool { return h.idle > seen })
+}
+
+// Finish marks the end of the workflow as a waiting point and waits until every Update
+// handler has returned. Call it last.
+func (h *Tasks) Finish(ctx workflow.Context) error {
+	h.idle++
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+func (h *Tasks) status() string {
+	if h.cfg.StatusFn == nil {
+		return ""
+	}
+	return h.cfg.StatusFn()
+}
+
+// find returns the open task with id, or nil.
+func (h *Tasks) find(id string) *task {
+	for _, t := range h.open {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// forget removes t from the open tasks.
+func (h *Tasks) forget(t *task) {
+	h.open = slices.DeleteFunc(h.open, func(x *task) bool { return x == t })
+}
+
+// check is the complete-task validation, shared by the validator and the handler (the
+// validator does not run on replay).
+func (h *Tasks) check(req domain.CompleteTaskRequest) (*task, error) {
+	t := h.find(req.TaskID)
+	if t == nil || t.done != nil {
+		return nil, temporal.NewApplicationError(fmt.Sprintf("task %s is not open", req.TaskID), domain.ErrTypeTaskClosed)
+	}
+	if !slices.Contains(t.spec.Actions, req.Action) {
+		return nil, temporal.NewApplicationError(
+			fmt.Sprintf("action %q is not allowed for step %s; allowed: %s", req.Action, t.spec.Step, strings.Join(t.spec.Actions, ", ")),
+			domain.ErrTypeInvalidAction)
+	}
+	errs := ValidateForm(t.spec.Form, req.Action, req.Data)
+	if len(errs) == 0 && t.spec.Validate != nil {
+		errs = t.spec.Validate(req.Action, req.Data)
+	}
+	if len(errs) > 0 {
+		return nil, temporal.NewApplicationError("invalid data", domain.ErrTypeInvalidData, errs)
+	}
+	return t, nil
+}
+
+func (h *Tasks) validate(_ workflow.Context, req domain.CompleteTaskRequest) error {
+	_, err := h.check(req)
+	return err
+}
+
+// complete is the complete-task Update handler. It records the completion at once, so a
+// concurrent second completion fails validation, then waits until the task is closed
+// and the workflow waits again.
+func (h *Tasks) complete(ctx workflow.Context, req domain.CompleteTaskRequest) (domain.CompleteTaskResponse, error) {
+	t, err := h.check(req)
+	if err != nil {
+		return domain.CompleteTaskResponse{}, err
+	}
+	h.seq++
+	t.done, t.doneAt, t.doneSeq = &req, utcNow(ctx), h.seq
+	seen := h.idle
+	if err := workflow.Await(ctx, func() bool { return t.closed && h.idle > seen }); err != nil {
+		return domain.CompleteTaskResponse{}, err
+	}
+	return domain.CompleteTaskResponse{TaskID: t.id, ProcessStatus: h.status()}, nil
+}
+
+// firstDone returns the earliest completed task not yet closed, or nil.
+func firstDone(tasks []*task) *task {
+	var first *task
+	for _, t := range tasks {
+		if t.done != nil && !t.closed && (first == nil || t.doneSeq < first.doneSeq) {
+			first = t
+		}
+	}
+	return first
+}
+
+func (h *Tasks) createInput(t *task, now time.Time) domain.CreateTaskInput {
+	s := t.spec
+	return domain.CreateTaskInput{
+		TaskID: t.id, WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+		Step: s.Step, Round: s.Round, Title: s.Title,
+		Assignee: s.Assignee, CandidateGroups: s.CandidateGroups, ExcludeUsers: s.ExcludeUsers,
+		Actions: s.Actions, Form: s.Form, Context: s.Context, Priority: s.Priority,
+		DueAt: s.DueAt, CreatedAt: now, Locale: s.Locale,
+	}
+}
+
+// close stops t's SLA timers (waiting for an escalation in flight), then closes the row.
+func (h *Tasks) close(ctx workflow.Context, t *task, status string) error {
+	t.stopSLA()
+	if err := workflow.Await(ctx, func() bool { return t.slaDone }); err != nil {
+		return err
+	}
+	in := domain.CloseTaskInput{
+		TaskID: t.id, WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+		Status: status, Actor: "system", At: utcNow(ctx),
+	}
+	if d := t.done; d != nil && status == domain.TaskCompleted {
+		in.Actor, in.Action, in.Comment, in.Data, in.At = d.Actor, d.Action, d.Comment, d.Data, t.doneAt
+	}
+	if err := execute(ctx, domain.ActCloseTask, in, nil); err != nil {
+		return fmt.Errorf("close task %s: %w", t.id, err)
+	}
+	t.closed = true
+	h.forget(t)
+	return nil
+}
+
+// abandon cancels the created tasks that are still open when the workflow gives up
+// waiting (for instance when it is cancelled). Best effort, on a disconnected context.
+func (h *Tasks) abandon(ctx workflow.Context, tasks []*task) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	for _, t := range tasks {
+		if !t.created {
+			h.forget(t)
+			continue
+		}
+		if t.closed {
+			continue
+		}
+		if err := h.close(dctx, t, domain.TaskCancelled); err != nil {
+			workflow.GetLogger(ctx).Warn("cancel task", "task_id", t.id, "error", err)
+		}
+	}
+}
+
+func (t *task) outcome(status string) TaskOutcome {
+	o := TaskOutcome{
+		TaskID: t.id, Step: t.spec.Step, Round: t.spec.Round, Key: t.spec.Key,
+		Status: status, Assignee: t.assignee, DelegatedFrom: t.delegatedFrom, EscalationLevel: t.level,
+	}
+	if d := t.done; d != nil && status == domain.TaskCompleted {
+		o.Actor, o.Action, o.Comment, o.Data, o.At = d.Actor, d.Action, d.Comment, d.Data, t.doneAt
+	}
+	return o
+}
+
+// startSLA runs t's reminders and escalation ladder in a coroutine until stopSLA.
+func (h *Tasks) startSLA(ctx workflow.Context, t *task) {
+	if t.done != nil { // completed while it was being created: no timers to run
+		t.stopSLA, t.slaDone = func() {}, true
+		return
+	}
+	sctx, cancel := workflow.WithCancel(ctx)
+	t.stopSLA = cancel
+	workflow.Go(sctx, func(sctx workflow.Context) {
+		defer func() { t.slaDone = true }()
+		h.runSLA(sctx, t)
+	})
+}
+
+// runSLA sleeps until each reminder, then each escalation rung. Reminders already in the
+// past are skipped; rungs already past fire at once, in order. Activities run on a
+// disconnected context so that completing the task never interrupts one half-way.
+func (h *Tasks) runSLA(ctx workflow.Context, t *task) {
+	s := t.spec
+	actx, _ := workflow.NewDisconnectedContext(ctx)
+	log := workflow.GetLogger(ctx)
+	window := s.DueAt.Sub(s.WindowStart)
+	start := utcNow(ctx)
+	for i, f := range s.Reminders {
+		at := s.WindowStart.Add(time.Duration(f * float64(window)).Round(time.Millisecond))
+		if now := utcNow(ctx); at.Before(now) && !h.sendLateReminder(ctx, start, at, now, s.DueAt) {
+			continue
+		}
+		if !sleepUntil(ctx, t, at) {
+			return
+		}
+		in := domain.ReminderInput{
+			TaskID: t.id, WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+			N: i + 1, DueAt: s.DueAt, At: utcNow(ctx),
+		}
+		if err := execute(actx, domain.ActSendReminder, in, nil); err != nil {
+			log.Warn("send reminder", "task_id", t.id, "error", err)
+		}
+	}
+	for _, rung := range s.Ladder {
+		if !sleepUntil(ctx, t, s.DueAt.Add(rung.After)) {
+			return
+		}
+		now := utcNow(ctx)
+		in := domain.EscalationInput{
+			WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+			TaskID: t.id, Step: s.Step, Rung: rung,
+			Reason: fmt.Sprintf("%q is overdue since %s", s.Title, s.DueAt.UTC().Format(time.RFC3339)),
+			DueAt:  s.DueAt, At: now,
+		}
+		var res domain.EscalationResult
+		if err := execute(actx, domain.ActRaiseEscalation, in, &res); err != nil {
+			log.Warn("raise escalation", "task_id", t.id, "level", rung.Level, "error", err)
+			continue
+		}
+		t.level = max(t.level, rung.Level)
+		h.level = max(h.level, rung.Level)
+		if h.cfg.OnEscalation != nil {
+			h.cfg.OnEscalation(actx, Escalation{
+				TaskID: t.id, Step: s.Step, Key: s.Key, Level: rung.Level,
+				EscalationID: res.EscalationID, Targets: res.Targets, At: now,
+			})
+		}
+	}
+}
+
+// sendLateReminder decides about a reminder whose time has passed. One already past when
+// the task was created is skipped. One that fell due while an earlier reminder was still
+// being retried (a database or mail outage) is sent late, if the task is not yet overdue
+// (then the escalation speaks instead). Runs from before this rule skipped it too.
+func (h *Tasks) sendLateReminder(ctx workflow.Context, start, at, now, due time.Time) bool {
+	if at.Before(start) || !now.Before(due) {
+		return false
+	}
+	return workflow.GetVersion(ctx, "send-late-reminders", workflow.DefaultVersion, 1) >= 1
+}
+
+// sleepUntil sleeps until at and reports whether the SLA should still act: neither
+// stopped nor the task completed meanwhile.
+func sleepUntil(ctx workflow.Context, t *task, at time.Time) bool {
+	if d := at.Sub(utcNow(ctx)); d > 0 {
+		if err := workflow.Sleep(ctx, d); err != nil {
+			return false
+		}
+	}
+	return ctx.Err() == nil && t.done == nil
+}
