@@ -1,0 +1,210 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// ComplaintWorkflowType is the registered name of the complaint workflow.
+const ComplaintWorkflowType = "ComplaintWorkflow"
+
+// complaintRequest is the body of POST /complaints.
+type complaintRequest struct {
+	CustomerID  string `json:"customer_id"`
+	Channel     string `json:"channel"`
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	Severity    string `json:"severity,omitempty"`
+	Category    string `json:"category,omitempty"`
+	OrderID     string `json:"order_id,omitempty"`
+}
+
+type complaintCreated struct {
+	ID            string    `json:"id"`
+	Status        string    `json:"status"`
+	Severity      string    `json:"severity"`
+	Category      *string   `json:"category"`
+	CustomerID    string    `json:"customer_id"`
+	Channel       string    `json:"channel"`
+	Subject       string    `json:"subject"`
+	ResponseDueAt time.Time `json:"response_due_at"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type complaintResponse struct {
+	ID              string             `json:"id"`
+	CustomerID      string             `json:"customer_id"`
+	CustomerName    string             `json:"customer_name"`
+	Status          string             `json:"status"`
+	Category        *string            `json:"category"`
+	Severity        string             `json:"severity"`
+	Assignee        *string            `json:"assignee"`
+	Channel         string             `json:"channel"`
+	Subject         string             `json:"subject"`
+	Description     string             `json:"description"`
+	OrderID         *string            `json:"order_id"`
+	FiledBy         string             `json:"filed_by"`
+	CreatedAt       time.Time          `json:"created_at"`
+	ResponseDueAt   time.Time          `json:"response_due_at"`
+	RespondedAt     *time.Time         `json:"responded_at"`
+	Resolution      *domain.Resolution `json:"resolution"`
+	EscalationLevel int                `json:"escalation_level"`
+	ClosedAt        *time.Time         `json:"closed_at"`
+	UpdatedAt       time.Time          `json:"updated_at"`
+}
+
+// complaintDetail is a complaint with its audit timeline.
+type complaintDetail struct {
+	complaintResponse
+	Timeline []store.TimelineEntry `json:"timeline"`
+}
+
+func complaintDTO(c store.Complaint) complaintResponse {
+	return complaintResponse{
+		ID: c.ID, CustomerID: c.CustomerID, CustomerName: c.CustomerName, Status: c.Status,
+		Category: strOrNil(c.Category), Severity: c.Severity, Assignee: strOrNil(c.Assignee), Channel: c.Channel,
+		Subject: c.Subject, Description: c.Description, OrderID: strOrNil(c.OrderID), FiledBy: c.FiledBy,
+		CreatedAt: c.ReceivedAt, ResponseDueAt: c.ResponseDueAt, RespondedAt: c.RespondedAt, Resolution: c.Resolution,
+		EscalationLevel: c.EscalationLevel, ClosedAt: c.ClosedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// seesAllComplaints: complaint handlers, their managers and admin see every complaint.
+func seesAllComplaints(u store.User) bool { return u.HasRole(domain.ComplaintViewerRoles...) }
+
+func canSeeComplaint(u store.User, c store.Complaint) bool {
+	return seesAllComplaints(u) || (u.HasRole(domain.RoleSalesRep) && c.CustomerOwner == u.Username)
+}
+
+func (s *Server) createComplaint(c *gin.Context) {
+	u := me(c)
+	if !seesAllComplaints(u) && !u.HasRole(domain.RoleSalesRep) {
+		forbidden(c, "your roles may not file complaints")
+		return
+	}
+	var req complaintRequest
+	v, ok := decodeJSON(c, &req, false)
+	if !ok {
+		return
+	}
+	if req.Severity == "" {
+		req.Severity = "normal"
+	}
+	v.text("customer_id", req.CustomerID, true, 100)
+	var cu store.Customer
+	if !v.failed("customer_id") {
+		var err error
+		cu, err = s.st.CustomerByID(c.Request.Context(), req.CustomerID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(c, err)
+			return
+		}
+		if err != nil || (!seesAllComplaints(u) && cu.Owner != u.Username) {
+			v.add("customer_id", "no such customer")
+		}
+	}
+	v.oneOf("channel", req.Channel, true, domain.ComplaintChannels)
+	v.text("subject", req.Subject, true, 200)
+	v.text("description", req.Description, true, 10000)
+	v.oneOf("severity", req.Severity, false, domain.ComplaintSeverities)
+	v.oneOf("category", req.Category, false, domain.ComplaintCategories)
+	v.text("order_id", req.OrderID, false, 100)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	s.create(c, req, "cmp", "/api/v1/complaints", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+		in := domain.ComplaintInput{
+			ID: id, CustomerID: cu.ID, CustomerName: cu.Name, CustomerEmail: cu.Email, CustomerTier: cu.Tier,
+			Locale: cu.Locale, OwnerRep: cu.Owner, Channel: req.Channel, Subject: req.Subject,
+			Description: req.Description, Severity: req.Severity, Category: req.Category, OrderID: req.OrderID,
+			FiledBy: u.Username, ReceivedAt: s.now().UTC().Truncate(time.Microsecond), Policy: s.cfg.ComplaintPolicy,
+		}
+		due := in.ReceivedAt.Add(in.Policy.ResponseWindow(in.Severity, in.CustomerTier))
+		if err := s.startComplaint(ctx, in); err != nil {
+			p := problem(http.StatusServiceUnavailable, "the complaint process could not be started; retry with the same Idempotency-Key")
+			p.Type = typeUnavailable
+			s.log.Error("start complaint workflow", "err", err, "complaint_id", id)
+			return nil, nil, p
+		}
+		if err := store.InsertComplaint(ctx, tx, in, domain.ComplaintReceived, due); err != nil {
+			return nil, nil, err
+		}
+		return complaintCreated{
+			ID: id, Status: domain.ComplaintReceived, Severity: in.Severity, Category: strOrNil(in.Category),
+			CustomerID: in.CustomerID, Channel: in.Channel, Subject: in.Subject, ResponseDueAt: due, CreatedAt: in.ReceivedAt,
+		}, nil, nil
+	})
+}
+
+// startComplaint starts the complaint workflow. A start for an id that already runs or
+// ran is not an error: a retried request starts nothing new.
+func (s *Server) startComplaint(ctx context.Context, in domain.ComplaintInput) error {
+	_, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       domain.ComplaintWorkflowID(in.ID),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, ComplaintWorkflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) getComplaint(c *gin.Context) {
+	id, ok := pathID(c, "id", "complaint")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	cm, err := s.st.ComplaintByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeComplaint(me(c), cm)) {
+		notFound(c, "complaint")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	out := complaintDetail{complaintResponse: complaintDTO(cm)}
+	if out.Timeline, err = s.st.Timeline(ctx, cm.ID); err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, out)
+}
+
+func (s *Server) listComplaints(c *gin.Context) {
+	u := me(c)
+	f := store.ComplaintFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
+	switch {
+	case seesAllComplaints(u):
+	case u.HasRole(domain.RoleSalesRep):
+		f.Owner = u.Username
+	default:
+		forbidden(c, "your roles do not give access to complaints")
+		return
+	}
+	var v checks
+	f.Limit, f.Cursor = listParams(c, &v)
+	v.oneOf("status", f.Status, false, domain.ComplaintStatuses)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	items, next, err := s.st.ListComplaints(c.Request.Context(), f)
+	writeList(s, c, items, next, err, complaintDTO)
+}

@@ -1,0 +1,354 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// ContractWorkflowType is the registered name of the contract workflow.
+const ContractWorkflowType = "ContractWorkflow"
+
+// contractViewerRoles see every contract; the submitter sees their own, and the
+// departments of a contract's route see it.
+var contractViewerRoles = []domain.Role{domain.RoleSalesManager, domain.RoleOpsHead, domain.RoleDeputyGM,
+	domain.RoleGeneralManager, domain.RoleAdmin}
+
+type contractCreated struct {
+	ID       string   `json:"id"`
+	Class    string   `json:"class"`
+	Status   string   `json:"status"`
+	Revision int      `json:"revision"`
+	Route    []string `json:"route"`
+}
+
+type contractReviewDTO struct {
+	Revision int            `json:"revision"`
+	Step     string         `json:"step"`
+	Reviewer string         `json:"reviewer"`
+	Decision string         `json:"decision"`
+	Comment  string         `json:"comment"`
+	Data     map[string]any `json:"data,omitempty"`
+	At       time.Time      `json:"at"`
+}
+
+// contractResponse is a contract in a list: the version under review (before approval)
+// or in force (from approval on), with an amendment under review apart.
+type contractResponse struct {
+	ID           string                    `json:"id"`
+	CustomerID   string                    `json:"customer_id"`
+	CustomerName string                    `json:"customer_name"`
+	Title        string                    `json:"title"`
+	Class        string                    `json:"class"`
+	ClassReasons []string                  `json:"class_reasons"`
+	Status       string                    `json:"status"`
+	Revision     int                       `json:"revision"`
+	Route        []string                  `json:"route"`
+	Terms        domain.ContractTerms      `json:"terms"`
+	SubmittedBy  string                    `json:"submitted_by"`
+	SubmittedAt  time.Time                 `json:"submitted_at"`
+	CurrentSteps []string                  `json:"current_steps"`
+	LedgerNo     *string                   `json:"ledger_no"`
+	ApprovedAt   *time.Time                `json:"approved_at"`
+	Amendment    *domain.ContractAmendment `json:"amendment"`
+}
+
+// contractDetail is a contract with its review record.
+type contractDetail struct {
+	contractResponse
+	ReviewRecord []contractReviewDTO `json:"review_record"`
+}
+
+func contractDTO(st domain.ContractState) contractResponse {
+	steps := st.CurrentSteps
+	if steps == nil {
+		steps = []string{}
+	}
+	reasons := st.ClassReasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	route := st.Route
+	if route == nil {
+		route = []string{}
+	}
+	return contractResponse{
+		ID: st.ID, CustomerID: st.CustomerID, CustomerName: st.CustomerName, Title: st.Title,
+		Class: st.Class, ClassReasons: reasons, Status: st.Status, Revision: st.Revision, Route: route,
+		Terms: st.Terms, SubmittedBy: st.SubmittedBy, SubmittedAt: st.SubmittedAt, CurrentSteps: steps,
+		LedgerNo: strOrNil(st.LedgerNo), ApprovedAt: st.ApprovedAt, Amendment: st.Amendment,
+	}
+}
+
+func contractDetailDTO(st domain.ContractState, record []domain.ContractReview) contractDetail {
+	d := contractDetail{contractResponse: contractDTO(st), ReviewRecord: []contractReviewDTO{}}
+	for _, r := range record {
+		d.ReviewRecord = append(d.ReviewRecord, contractReviewDTO{
+			Revision: r.Revision, Step: r.Step, Reviewer: r.Reviewer, Decision: r.Decision,
+			Comment: r.Comment, Data: r.Data, At: r.At,
+		})
+	}
+	return d
+}
+
+// canSeeContract: the submitter, the contract viewers and the departments of the route
+// (of the version under review or in force, and of an amendment under review).
+func canSeeContract(u store.User, st domain.ContractState) bool {
+	if u.Username == st.SubmittedBy || u.HasRole(contractViewerRoles...) {
+		return true
+	}
+	groups := domain.RouteGroups(st.Class)
+	if a := st.Amendment; a != nil {
+		groups = append(groups, domain.RouteGroups(a.Class)...)
+	}
+	return slices.ContainsFunc(groups, func(g string) bool { return u.HasRole(domain.Role(g)) })
+}
+
+func (s *Server) createContract(c *gin.Context) {
+	u := me(c)
+	if !u.HasRole(domain.RoleSalesRep) {
+		forbidden(c, "only sales reps submit contracts")
+		return
+	}
+	var terms domain.ContractTerms
+	v, ok := decodeJSON(c, &terms, false)
+	if !ok {
+		return
+	}
+	rules := s.cfg.ContractPolicy.Rules
+	for _, e := range terms.Validate(rules) {
+		v.add(e.Field, e.Message)
+	}
+	var cu store.Customer
+	if !v.failed("customer_id") {
+		var err error
+		cu, err = s.st.CustomerByID(c.Request.Context(), terms.CustomerID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(c, err)
+			return
+		}
+		if err != nil || cu.Owner != u.Username {
+			v.add("customer_id", "no such customer")
+		}
+	}
+	var class string
+	var reasons []string
+	if len(v) == 0 {
+		var err error
+		if class, reasons, err = domain.Classify(terms, rules); err != nil {
+			v.add("terms", err.Error())
+		}
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	s.create(c, terms, "ctr", "/api/v1/contracts", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+		in := domain.ContractInput{
+			ID: id, CustomerName: cu.Name, SubmittedBy: u.Username,
+			SubmittedAt: s.now().UTC().Truncate(time.Microsecond), Terms: terms, Policy: s.cfg.ContractPolicy,
+		}
+		// The row exists (locked until commit) before the workflow projects into it.
+		route := domain.Route(class)
+		st := domain.ContractState{
+			ID: id, CustomerID: terms.CustomerID, CustomerName: cu.Name, Title: terms.Title,
+			Status: domain.ContractInReview,
+			ContractVersion: domain.ContractVersion{
+				Revision: 1, Class: class, ClassReasons: reasons, Route: route, Terms: terms,
+			},
+			SubmittedBy: u.Username, SubmittedAt: in.SubmittedAt, CurrentSteps: []string{},
+			OpenTasks: []domain.ContractTask{}, LastRevision: 1,
+		}
+		if err := store.UpsertContract(ctx, tx, st, domain.ContractWorkflowID(id)); err != nil {
+			return nil, nil, err
+		}
+		if err := s.startContract(ctx, in); err != nil {
+			p := problem(http.StatusServiceUnavailable, "the contract review could not be started; retry with the same Idempotency-Key")
+			p.Type = typeUnavailable
+			s.log.Error("start contract workflow", "err", err, "contract_id", id)
+			return nil, nil, p
+		}
+		return contractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil, nil
+	})
+}
+
+// startContract starts the contract workflow; a retried request starts nothing new.
+func (s *Server) startContract(ctx context.Context, in domain.ContractInput) error {
+	_, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       domain.ContractWorkflowID(in.ID),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, ContractWorkflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
+// loadContract loads the contract of the :id path parameter, answering 404 when the
+// caller may not see it.
+func (s *Server) loadContract(c *gin.Context) (store.ContractRow, bool) {
+	id, ok := pathID(c, "id", "contract")
+	if !ok {
+		return store.ContractRow{}, false
+	}
+	row, err := s.st.GetContract(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeContract(me(c), row.State)) {
+		notFound(c, "contract")
+		return row, false
+	}
+	if err != nil {
+		s.internal(c, err)
+		return row, false
+	}
+	return row, true
+}
+
+func (s *Server) getContract(c *gin.Context) {
+	row, ok := s.loadContract(c)
+	if !ok {
+		return
+	}
+	writeJSON(c, http.StatusOK, contractDetailDTO(row.State, row.ReviewRecord))
+}
+
+func (s *Server) listContracts(c *gin.Context) {
+	u := me(c)
+	f := store.ContractFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
+	switch {
+	case u.HasRole(contractViewerRoles...):
+	case u.HasRole(domain.RoleSalesRep):
+		f.SubmittedBy = u.Username
+	default:
+		forbidden(c, "your roles do not give access to the contract list")
+		return
+	}
+	var v checks
+	f.Limit, f.Cursor = listParams(c, &v)
+	v.oneOf("status", f.Status, false, domain.ContractStatuses)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	items, next, err := s.st.ListContracts(c.Request.Context(), f)
+	writeList(s, c, items, next, err, contractDTO)
+}
+
+type contractRevisionBody struct {
+	Changes domain.ContractChanges `json:"changes"`
+	Comment string                 `json:"comment,omitempty"`
+}
+
+type contractWithdrawBody struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+type contractAmendBody struct {
+	Changes domain.ContractChanges `json:"changes"`
+	Reason  string                 `json:"reason"`
+}
+
+func (s *Server) reviseContract(c *gin.Context) {
+	var body contractRevisionBody
+	s.contractUpdate(c, &body, false, domain.UpdateReviseContract, "only the submitter revises a contract",
+		func(u store.User, st domain.ContractState) bool { return u.Username == st.SubmittedBy },
+		func(actor string) any {
+			return domain.ContractRevisionRequest{Actor: actor, Changes: body.Changes, Comment: body.Comment}
+		})
+}
+
+func (s *Server) withdrawContract(c *gin.Context) {
+	var body contractWithdrawBody
+	s.contractUpdate(c, &body, true, domain.UpdateWithdrawContract, "only the submitter withdraws a contract",
+		func(u store.User, st domain.ContractState) bool { return u.Username == st.SubmittedBy },
+		func(actor string) any { return domain.ContractWithdrawRequest{Actor: actor, Reason: body.Reason} })
+}
+
+func (s *Server) amendContract(c *gin.Context) {
+	var body contractAmendBody
+	s.contractUpdate(c, &body, false, domain.UpdateAmendContract, "only the submitter or a sales manager amends a contract",
+		func(u store.User, st domain.ContractState) bool {
+			return u.Username == st.SubmittedBy || u.HasRole(domain.RoleSalesManager)
+		},
+		func(actor string) any {
+			return domain.ContractAmendRequest{Actor: actor, Changes: body.Changes, Reason: body.Reason}
+		})
+}
+
+// contractUpdate sends one contract Update for a caller who may: it loads the contract
+// (404 when not visible), checks may (403), decodes the body into body (optional: an
+// empty body is {}), and answers the contract as the workflow returns it. The workflow
+// validates the request: 409 when the contract's status does not allow it, 422 with the
+// fields at fault.
+func (s *Server) contractUpdate(c *gin.Context, body any, optional bool, name, denied string,
+	may func(store.User, domain.ContractState) bool, req func(actor string) any) {
+	row, ok := s.loadContract(c)
+	if !ok {
+		return
+	}
+	u := me(c)
+	if !may(u, row.State) {
+		forbidden(c, denied)
+		return
+	}
+	v, ok := decodeJSON(c, body, optional)
+	if !ok {
+		return
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	defer cancel()
+	var st domain.ContractState
+	if err := s.update(ctx, row.WorkflowID, name, req(u.Username), &st); err != nil {
+		if p := contractUpdateProblem(err, name); p != nil {
+			writeProblem(c, p)
+		} else if p := s.updateProblem(err); p != nil {
+			writeProblem(c, p)
+		} else {
+			s.internal(c, err)
+		}
+		return
+	}
+	writeJSON(c, http.StatusOK, contractDetailDTO(st, st.ReviewRecord))
+}
+
+// contractUpdateProblem maps the InvalidData rejection of a contract Update to a 422
+// naming the body's fields (changes.amount, reason, …); nil for any other error.
+func contractUpdateProblem(err error, update string) *Problem {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
+		return nil
+	}
+	var fields []domain.FieldError
+	if appErr.HasDetails() {
+		_ = appErr.Details(&fields)
+	}
+	if len(fields) == 0 {
+		fields = []domain.FieldError{{Field: "changes", Message: appErr.Message()}}
+	}
+	for i, f := range fields {
+		// The revision's validator names the terms' fields as they are (amount, title).
+		if update == domain.UpdateReviseContract && f.Field != "comment" && !strings.HasPrefix(f.Field, "changes") {
+			fields[i].Field = "changes." + f.Field
+		}
+	}
+	return invalid(fields...)
+}

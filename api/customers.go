@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+type meResponse struct {
+	Username    string   `json:"username"`
+	DisplayName string   `json:"display_name"`
+	Email       string   `json:"email"`
+	Roles       []string `json:"roles"`
+	Manager     *string  `json:"manager"`
+	Delegate    *string  `json:"delegate"`
+	OutOfOffice bool     `json:"out_of_office"`
+	Locale      string   `json:"locale"`
+}
+
+func (s *Server) getMe(c *gin.Context) {
+	u := me(c)
+	writeJSON(c, http.StatusOK, meResponse{
+		Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Roles: u.RoleNames(),
+		Manager: strOrNil(u.Manager), Delegate: strOrNil(u.Delegate), OutOfOffice: u.OutOfOffice, Locale: u.Locale,
+	})
+}
+
+// customerRequest is the body of POST /customers.
+type customerRequest struct {
+	Name        string        `json:"name"`
+	Email       string        `json:"email"`
+	Locale      string        `json:"locale"`
+	Tier        string        `json:"tier"`
+	Owner       string        `json:"owner"`
+	CreditLimit *domain.Money `json:"credit_limit"`
+}
+
+type customerResponse struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Email       string       `json:"email"`
+	Locale      string       `json:"locale"`
+	Tier        string       `json:"tier"`
+	Owner       string       `json:"owner"`
+	CreditLimit domain.Money `json:"credit_limit"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+func customerDTO(c store.Customer) customerResponse {
+	return customerResponse{ID: c.ID, Name: c.Name, Email: c.Email, Locale: c.Locale, Tier: c.Tier, Owner: c.Owner,
+		CreditLimit: c.CreditLimit, CreatedAt: c.CreatedAt}
+}
+
+// seesAllCustomers: admin, managers and customer service see every customer; a sales
+// rep sees the customers they own.
+func seesAllCustomers(u store.User) bool {
+	return u.HasRole(domain.RoleCustomerService) || u.HasRole(domain.ManagerRoles...)
+}
+
+// canSeeCustomer applies the customer view rule.
+func canSeeCustomer(u store.User, cu store.Customer) bool {
+	return seesAllCustomers(u) || (u.HasRole(domain.RoleSalesRep) && cu.Owner == u.Username)
+}
+
+func (s *Server) createCustomer(c *gin.Context) {
+	u := me(c)
+	if !u.HasRole(domain.RoleAdmin, domain.RoleSalesManager, domain.RoleSalesRep) {
+		forbidden(c, "only admin, sales managers and sales reps create customers")
+		return
+	}
+	var req customerRequest
+	v, ok := decodeJSON(c, &req, false)
+	if !ok {
+		return
+	}
+	ownOnly := !u.HasRole(domain.RoleAdmin, domain.RoleSalesManager)
+	if req.Owner == "" && ownOnly {
+		req.Owner = u.Username
+	}
+	if req.Locale == "" {
+		req.Locale = "en"
+	}
+	v.text("name", req.Name, true, 200)
+	v.email("email", req.Email)
+	v.oneOf("locale", req.Locale, true, domain.Locales)
+	v.oneOf("tier", req.Tier, true, domain.Tiers)
+	v.text("owner", req.Owner, true, 100)
+	if !v.failed("owner") && (!ownOnly || req.Owner == u.Username) {
+		owner, err := s.st.UserByUsername(c.Request.Context(), req.Owner)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(c, err)
+			return
+		}
+		if err != nil || !owner.HasRole(domain.RoleSalesRep) {
+			v.add("owner", "must be the username of a sales rep")
+		}
+	}
+	if req.CreditLimit != nil {
+		if err := req.CreditLimit.Validate(); err != nil {
+			v.add("credit_limit", err.Error())
+		}
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	if ownOnly && req.Owner != u.Username {
+		forbidden(c, "a sales rep may only create customers they own")
+		return
+	}
+	in := store.CustomerInput{Name: req.Name, Email: req.Email, Locale: req.Locale, Tier: req.Tier, Owner: req.Owner}
+	if req.CreditLimit != nil {
+		in.CreditLimit = *req.CreditLimit
+	}
+	s.create(c, req, "cus", "/api/v1/customers", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+		in.ID = id
+		cu, err := store.InsertCustomer(ctx, tx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		return customerDTO(cu), nil, nil
+	})
+}
+
+func (s *Server) listCustomers(c *gin.Context) {
+	u := me(c)
+	f := store.CustomerFilter{Owner: c.Query("owner"), Tier: c.Query("tier")}
+	if !seesAllCustomers(u) && !u.HasRole(domain.RoleSalesRep) {
+		forbidden(c, "your roles do not give access to customers")
+		return
+	}
+	var v checks
+	f.Limit, f.Cursor = listParams(c, &v)
+	v.oneOf("tier", f.Tier, false, domain.Tiers)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	if !seesAllCustomers(u) { // a sales rep: their own customers only
+		if f.Owner != "" && f.Owner != u.Username {
+			writeJSON(c, http.StatusOK, newPage[customerResponse](nil, ""))
+			return
+		}
+		f.Owner = u.Username
+	}
+	items, next, err := s.st.ListCustomers(c.Request.Context(), f)
+	writeList(s, c, items, next, err, customerDTO)
+}
+
+func (s *Server) getCustomer(c *gin.Context) {
+	id, ok := pathID(c, "id", "customer")
+	if !ok {
+		return
+	}
+	cu, err := s.st.CustomerByID(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeCustomer(me(c), cu)) {
+		notFound(c, "customer")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, customerDTO(cu))
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+type escalationResponse struct {
+	ID             string     `json:"id"`
+	Process        string     `json:"process"`
+	ProcessID      string     `json:"process_id"`
+	TaskID         string     `json:"task_id"`
+	Step           string     `json:"step"`
+	Reason         string     `json:"reason"`
+	Level          int        `json:"level"`
+	RaisedAt       time.Time  `json:"raised_at"`
+	Targets        []string   `json:"targets"`
+	AcknowledgedBy *string    `json:"acknowledged_by"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	AckComment     *string    `json:"ack_comment"`
+}
+
+func escalationDTO(e store.Escalation) escalationResponse {
+	targets := e.Targets
+	if targets == nil {
+		targets = []string{}
+	}
+	return escalationResponse{
+		ID: e.ID, Process: e.Process, ProcessID: e.ProcessID, TaskID: e.TaskID, Step: e.Step, Reason: e.Reason,
+		Level: e.Level, RaisedAt: e.RaisedAt, Targets: targets, AcknowledgedBy: strOrNil(e.AcknowledgedBy),
+		AcknowledgedAt: e.AcknowledgedAt, AckComment: strOrNil(e.AckComment),
+	}
+}
+
+// managersOnly answers 403 unless the caller has a manager role.
+func managersOnly(c *gin.Context, what string) bool {
+	if !me(c).HasRole(domain.ManagerRoles...) {
+		forbidden(c, "only managers and admin may see "+what)
+		return false
+	}
+	return true
+}
+
+func (s *Server) listEscalations(c *gin.Context) {
+	if !managersOnly(c, "escalations") {
+		return
+	}
+	f := store.EscalationFilter{Status: c.Query("status"), ProcessID: c.Query("process_id")}
+	var v checks
+	f.Limit, f.Cursor = listParams(c, &v)
+	v.oneOf("status", f.Status, false, []string{store.EscalationOpen, store.EscalationAcknowledged})
+	if l := c.Query("level"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			v.add("level", "must be a positive integer")
+		}
+		f.Level = n
+	}
+	switch c.Query("target") {
+	case "":
+	case "me":
+		f.Target = me(c).Username
+	default:
+		v.add("target", "must be me")
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	items, next, err := s.st.ListEscalations(c.Request.Context(), f)
+	writeList(s, c, items, next, err, escalationDTO)
+}
+
+func (s *Server) getEscalation(c *gin.Context) {
+	if !managersOnly(c, "escalations") {
+		return
+	}
+	id, ok := pathID(c, "id", "escalation")
+	if !ok {
+		return
+	}
+	e, err := s.st.EscalationByID(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "escalation")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, escalationDTO(e))
+}
+
+type acknowledgeRequest struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// acknowledgeEscalation: a target of the escalation, or the general manager or admin,
+// acknowledges it once.
+func (s *Server) acknowledgeEscalation(c *gin.Context) {
+	if !managersOnly(c, "escalations") {
+		return
+	}
+	var req acknowledgeRequest
+	v, ok := decodeJSON(c, &req, true)
+	if !ok {
+		return
+	}
+	v.text("comment", req.Comment, false, 10000)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	id, ok := pathID(c, "id", "escalation")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	u := me(c)
+	e, err := s.st.EscalationByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "escalation")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if !slices.Contains(e.Targets, u.Username) && !u.HasRole(domain.RoleGeneralManager, domain.RoleAdmin) {
+		forbidden(c, "only a target of the escalation, the general manager or admin may acknowledge it")
+		return
+	}
+	e, err = s.st.AcknowledgeEscalation(ctx, e.ID, u.Username, req.Comment, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		writeProblem(c, conflict("the escalation was already acknowledged"))
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, escalationDTO(e))
+}

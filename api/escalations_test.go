@@ -1,0 +1,203 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+func TestEscalations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
+		 VALUES ('esc_1', 'complaint/cmp_1', 'complaint', 'cmp_1', 'tsk_1', 'respond', 1, 'response overdue', '{dave}', '2030-01-01T10:00:00Z')`,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
+		 VALUES ('esc_2', 'complaint/cmp_1', 'complaint', 'cmp_1', 'tsk_1', 'respond', 2, 'response overdue', '{judy}', '2030-01-01T22:00:00Z')`,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at,
+		 acknowledged_by, acknowledged_at) VALUES ('esc_0', 'complaint/cmp_0', 'complaint', 'cmp_0', 'tsk_0', 'respond', 1,
+		 'response overdue', '{dave}', '2029-12-01T10:00:00Z', 'dave', '2029-12-01T11:00:00Z')`,
+	} {
+		if _, err := e.st.Pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(user, query string) []string {
+		ids, _ := e.do("GET", "/api/v1/escalations?"+query, user, nil).want(http.StatusOK).items()
+		return ids
+	}
+	e.do("GET", "/api/v1/escalations", "alice", nil).problem(http.StatusForbidden)
+	e.do("GET", "/api/v1/escalations", "carol", nil).problem(http.StatusForbidden)
+	if got := list("dave", ""); !slices.Equal(got, []string{"esc_0", "esc_1", "esc_2"}) {
+		t.Fatalf("all: %v", got)
+	}
+	if got := list("dave", "status=open"); !slices.Equal(got, []string{"esc_1", "esc_2"}) {
+		t.Fatalf("open: %v", got)
+	}
+	if got := list("dave", "status=acknowledged"); !slices.Equal(got, []string{"esc_0"}) {
+		t.Fatalf("acknowledged: %v", got)
+	}
+	if got := list("judy", "status=open&level=2"); !slices.Equal(got, []string{"esc_2"}) {
+		t.Fatalf("level 2: %v", got)
+	}
+	if got := list("judy", "target=me"); !slices.Equal(got, []string{"esc_2"}) {
+		t.Fatalf("judy's: %v", got)
+	}
+	ids, next := e.do("GET", "/api/v1/escalations?limit=2", "admin", nil).want(http.StatusOK).items()
+	rest, _ := e.do("GET", "/api/v1/escalations?limit=2&cursor="+next, "admin", nil).want(http.StatusOK).items()
+	if !slices.Equal(append(ids, rest...), []string{"esc_0", "esc_1", "esc_2"}) {
+		t.Fatalf("pages %v %v", ids, rest)
+	}
+	e.do("GET", "/api/v1/escalations?status=closed", "dave", nil).problem(http.StatusUnprocessableEntity)
+	e.do("GET", "/api/v1/escalations?level=x", "dave", nil).problem(http.StatusUnprocessableEntity)
+
+	item := e.do("GET", "/api/v1/escalations?status=open&level=1", "dave", nil).want(http.StatusOK).json()["items"].([]any)[0].(map[string]any)
+	for _, k := range []string{"id", "process", "process_id", "task_id", "reason", "level", "raised_at", "targets", "acknowledged_by", "acknowledged_at"} {
+		if _, ok := item[k]; !ok {
+			t.Errorf("escalation item lacks %q", k)
+		}
+	}
+
+	// Acknowledge: a target, or the general manager or admin; once.
+	e.do("POST", "/api/v1/escalations/esc_1/acknowledge", "alice", nil).problem(http.StatusForbidden)
+	e.do("POST", "/api/v1/escalations/esc_1/acknowledge", "bob", nil).problem(http.StatusForbidden)
+	e.do("POST", "/api/v1/escalations/esc_9/acknowledge", "dave", nil).problem(http.StatusNotFound)
+	m := e.do("POST", "/api/v1/escalations/esc_1/acknowledge", "dave", map[string]any{"comment": "On it."}).want(http.StatusOK).json()
+	if m["acknowledged_by"] != "dave" || m["acknowledged_at"] == nil || m["ack_comment"] != "On it." {
+		t.Fatalf("ack: %v", m)
+	}
+	e.do("POST", "/api/v1/escalations/esc_1/acknowledge", "dave", nil).problem(http.StatusConflict)
+	e.do("POST", "/api/v1/escalations/esc_2/acknowledge", "dave", nil).problem(http.StatusForbidden)
+	e.do("POST", "/api/v1/escalations/esc_2/acknowledge", "admin", `{}`).want(http.StatusOK)
+	if ev := e.auditEvents("cmp_1"); !slices.Equal(ev, []string{"escalation_acknowledged", "escalation_acknowledged"}) {
+		t.Fatalf("audit: %v", ev)
+	}
+	if got := list("dave", "status=open"); len(got) != 0 {
+		t.Fatalf("still open: %v", got)
+	}
+}
+
+func TestEmails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for i, to := range []string{"a@x.test", "b@x.test", "a@x.test"} {
+		if _, err := store.InsertEmail(ctx, e.st.Pool, store.Email{ID: domain.NewID("eml"), IdempotencyKey: "k" + string(rune('0'+i)),
+			To: to, Locale: "en", Template: domain.TmplComplaintAck, Subject: "We received your complaint",
+			Process: "complaint", ProcessID: "cmp_1"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	e.do("GET", "/api/v1/emails", "carol", nil).problem(http.StatusForbidden)
+	e.do("GET", "/api/v1/emails", "alice", nil).problem(http.StatusForbidden)
+	r := e.do("GET", "/api/v1/emails?to="+url.QueryEscape("a@x.test"), "dave", nil).want(http.StatusOK)
+	ids, _ := r.items()
+	if len(ids) != 2 {
+		t.Fatalf("emails to a: %v", ids)
+	}
+	it := r.json()["items"].([]any)[0].(map[string]any)
+	for _, k := range []string{"id", "to", "template", "subject", "status", "provider_message_id", "created_at", "sent_at"} {
+		if _, ok := it[k]; !ok {
+			t.Errorf("email item lacks %q", k)
+		}
+	}
+	if it["status"] != "queued" || it["to"] != "a@x.test" {
+		t.Fatalf("item %v", it)
+	}
+	ids, next := e.do("GET", "/api/v1/emails?process_id=cmp_1&limit=2", "admin", nil).want(http.StatusOK).items()
+	if len(ids) != 2 || next == "" {
+		t.Fatalf("page %v %q", ids, next)
+	}
+}
+
+func TestFeedbackPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	in := domain.ComplaintInput{ID: "cmp_fb", CustomerID: "cus_globex", Channel: "email", Subject: "Late delivery",
+		Description: "x", Severity: "normal", FiledBy: "carol", ReceivedAt: time.Now()}
+	if err := store.InsertComplaint(ctx, e.st.Pool, in, domain.ComplaintFollowingUp, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"tok1", "tok2", "tok3"} {
+		if _, err := e.st.Pool.Exec(ctx, `INSERT INTO feedback_requests (token, complaint_id, workflow_id, round)
+			VALUES ($1, 'cmp_fb', 'complaint/cmp_fb', $2)`, tok, tok[3:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.do("GET", "/c/feedback/nope", "", nil)
+	if r.Code != http.StatusNotFound || !strings.Contains(r.Body.String(), "not valid") {
+		t.Fatalf("unknown token: %d %s", r.Code, r.Body.String())
+	}
+	r = e.do("GET", "/c/feedback/tok1", "", nil).want(http.StatusOK)
+	page := r.Body.String()
+	if !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") || !strings.Contains(page, `lang="zh-CN"`) ||
+		!strings.Contains(page, "Late delivery") || strings.Count(page, `type="radio" name="score"`) != 5 ||
+		!strings.Contains(page, "非常满意") || r.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("form page:\n%s", page)
+	}
+
+	post := func(token, body string) resp { return e.doForm("/c/feedback/"+token, body) }
+	if r := post("tok1", "score=9&comment=hm"); r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body.String(), "请选择") {
+		t.Fatalf("bad score: %d %s", r.Code, r.Body.String())
+	}
+	if len(e.tc.updates) != 0 {
+		t.Fatal("an invalid score reached the workflow")
+	}
+	r = post("tok1", "score=4&comment=Fast+fix")
+	if r.Code != http.StatusOK || !strings.Contains(r.Body.String(), "感谢") {
+		t.Fatalf("submit: %d %s", r.Code, r.Body.String())
+	}
+	u := e.tc.lastUpdate()
+	fb := u.Args[0].(domain.Feedback)
+	if u.WorkflowID != "complaint/cmp_fb" || u.UpdateName != domain.UpdateSubmitFeedback || fb.Score != 4 || fb.Comment != "Fast fix" || fb.At.IsZero() {
+		t.Fatalf("update %+v %+v", u, fb)
+	}
+	var score int
+	var answered *time.Time
+	if err := e.st.Pool.QueryRow(ctx, `SELECT score, answered_at FROM feedback_requests WHERE token = 'tok1'`).Scan(&score, &answered); err != nil ||
+		score != 4 || answered == nil {
+		t.Fatalf("row: %d %v %v", score, answered, err)
+	}
+	if r := post("tok1", "score=1"); r.Code != http.StatusConflict {
+		t.Fatalf("second answer: %d", r.Code)
+	}
+	if r := e.do("GET", "/c/feedback/tok1", "", nil).want(http.StatusOK); strings.Contains(r.Body.String(), "<form") {
+		t.Fatal("answered link still shows the form")
+	}
+
+	// The process no longer waits: 409 page, and the link is not marked answered.
+	e.tc.mu.Lock()
+	e.tc.onUpdate = func(client.UpdateWorkflowOptions) (any, error) {
+		return nil, temporal.NewApplicationError("not waiting", domain.ErrTypeNotAccepting)
+	}
+	e.tc.mu.Unlock()
+	if r := post("tok2", "score=2"); r.Code != http.StatusConflict || !strings.Contains(r.Body.String(), "已结束") {
+		t.Fatalf("closed: %d %s", r.Code, r.Body.String())
+	}
+	if err := e.st.Pool.QueryRow(ctx, `SELECT answered_at FROM feedback_requests WHERE token = 'tok2'`).Scan(&answered); err != nil || answered != nil {
+		t.Fatalf("tok2 answered %v %v", answered, err)
+	}
+
+	// JSON works too.
+	e.tc.mu.Lock()
+	e.tc.onUpdate = nil
+	e.tc.mu.Unlock()
+	if m := e.do("POST", "/c/feedback/tok3", "", map[string]any{"score": 5}).want(http.StatusOK).json(); m["status"] != "recorded" {
+		t.Fatalf("json: %v", m)
+	}
+	e.do("POST", "/c/feedback/tok2", "", map[string]any{"score": 0}).problem(http.StatusUnprocessableEntity)
+	e.do("POST", "/c/feedback/nope", "", map[string]any{"score": 3}).problem(http.StatusNotFound)
+}

@@ -1,0 +1,430 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+type taskResponse struct {
+	ID              string     `json:"id"`
+	Process         string     `json:"process"`
+	ProcessID       string     `json:"process_id"`
+	Step            string     `json:"step"`
+	Title           string     `json:"title"`
+	Assignee        *string    `json:"assignee"`
+	DelegatedFrom   *string    `json:"delegated_from"`
+	CandidateGroups []string   `json:"candidate_groups"`
+	Status          string     `json:"status"`
+	Priority        int        `json:"priority"`
+	DueAt           time.Time  `json:"due_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	EscalationLevel int        `json:"escalation_level"`
+	Actions         []string   `json:"actions"`
+	CompletedAt     *time.Time `json:"completed_at"`
+	CompletedBy     *string    `json:"completed_by"`
+	Action          *string    `json:"action"`
+}
+
+type taskDetail struct {
+	taskResponse
+	Form     []domain.FormField `json:"form"`
+	Context  map[string]any     `json:"context"`
+	Comments []commentResponse  `json:"comments"`
+}
+
+type commentResponse struct {
+	ID        string    `json:"id"`
+	Author    string    `json:"author"`
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func commentDTO(c store.TaskComment) commentResponse {
+	return commentResponse{ID: c.ID, Author: c.Author, Text: c.Text, CreatedAt: c.CreatedAt}
+}
+
+func taskDTO(t store.Task) taskResponse {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return taskResponse{
+		ID: t.ID, Process: t.Process, ProcessID: t.ProcessID, Step: t.Step, Title: t.Title,
+		Assignee: strOrNil(t.Assignee), DelegatedFrom: strOrNil(t.DelegatedFrom),
+		CandidateGroups: nonNil(t.CandidateGroups), Status: t.Status, Priority: t.Priority, DueAt: t.DueAt,
+		CreatedAt: t.CreatedAt, EscalationLevel: t.EscalationLevel, Actions: nonNil(t.Actions),
+		CompletedAt: t.CompletedAt, CompletedBy: strOrNil(t.CompletedBy), Action: strOrNil(t.Action),
+	}
+}
+
+// taskAccess is what a user may do with a task.
+type taskAccess struct {
+	view  bool // see it (else 404)
+	act   bool // complete it (else 403)
+	claim bool // a member of one of its groups (claim and unclaim need it)
+}
+
+// processOverseers lists, per process, the manager roles that oversee it: they see every
+// task of it, whoever holds the task (for complaints, the managers who see every
+// complaint).
+var processOverseers = map[string][]domain.Role{
+	domain.ProcessComplaint: {domain.RoleServiceManager, domain.RoleGeneralManager, domain.RoleAdmin},
+	domain.ProcessContract:  contractViewerRoles,
+}
+
+// overseen lists the processes whose every task u may see.
+func overseen(u store.User) []string {
+	out := []string{}
+	for p, roles := range processOverseers {
+		if u.HasRole(roles...) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// accessTo applies the task rules: the assignee, or the delegate of an assignee who is
+// out of office, may act; on an unassigned task any member of a candidate group may
+// act; a manager targeted by an escalation on the task may act. Group members also see
+// the group's tasks others hold, the original assignee of a delegated task sees it, the
+// process's overseers (processOverseers) see its tasks, and admin sees every task. A
+// user on the task's exclude list never acts.
+func (s *Server) accessTo(ctx context.Context, u store.User, t store.Task) (taskAccess, error) {
+	var a taskAccess
+	excluded := slices.Contains(t.ExcludeUsers, u.Username)
+	member := slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return u.HasRole(domain.Role(g)) })
+	a.claim = member && !excluded
+	switch {
+	case t.Assignee == u.Username:
+		a.view, a.act = true, true
+	case t.Assignee == "":
+		a.view, a.act = member, member
+	default:
+		holder, err := s.st.UserByUsername(ctx, t.Assignee)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return a, err
+		}
+		if err == nil && holder.OutOfOffice && holder.Delegate == u.Username {
+			a.view, a.act = true, true
+		}
+		a.view = a.view || member || t.DelegatedFrom == u.Username
+	}
+	if !a.act {
+		target, err := s.st.IsEscalationTarget(ctx, t.ID, u.Username)
+		if err != nil {
+			return a, err
+		}
+		a.view, a.act = a.view || target, target
+	}
+	a.view = a.view || u.HasRole(domain.RoleAdmin) || u.HasRole(processOverseers[t.Process]...)
+	a.act = a.act && !excluded
+	return a, nil
+}
+
+// loadTask loads the task of the :id path parameter with the caller's access, answering
+// 404 when the caller may not see it.
+func (s *Server) loadTask(c *gin.Context) (store.Task, taskAccess, bool) {
+	id, ok := pathID(c, "id", "task")
+	if !ok {
+		return store.Task{}, taskAccess{}, false
+	}
+	ctx := c.Request.Context()
+	t, err := s.st.TaskByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "task")
+		return t, taskAccess{}, false
+	}
+	if err != nil {
+		s.internal(c, err)
+		return t, taskAccess{}, false
+	}
+	a, err := s.accessTo(ctx, me(c), t)
+	if err != nil {
+		s.internal(c, err)
+		return t, a, false
+	}
+	if !a.view {
+		notFound(c, "task")
+		return t, a, false
+	}
+	return t, a, true
+}
+
+func (s *Server) listTasks(c *gin.Context) {
+	u := me(c)
+	f := store.TaskFilter{Scope: c.DefaultQuery("scope", store.ScopeMine), User: u.Username, Groups: u.RoleNames(),
+		Status: c.DefaultQuery("status", domain.TaskOpen), Process: c.Query("process")}
+	var v checks
+	f.Limit, f.Cursor = listParams(c, &v)
+	v.oneOf("scope", f.Scope, true, []string{store.ScopeMine, store.ScopeGroup, store.ScopeAll})
+	v.oneOf("status", f.Status, true, []string{domain.TaskOpen, domain.TaskCompleted, domain.TaskCancelled})
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	if f.Scope == store.ScopeAll {
+		if !u.HasRole(domain.ManagerRoles...) {
+			forbidden(c, "only managers and admin list all tasks")
+			return
+		}
+		if !u.HasRole(domain.RoleAdmin) {
+			f.Processes = overseen(u) // all the tasks of the processes they oversee
+		}
+	}
+	items, next, err := s.st.ListTasks(c.Request.Context(), f)
+	writeList(s, c, items, next, err, taskDTO)
+}
+
+func (s *Server) taskDetail(ctx context.Context, t store.Task) (taskDetail, error) {
+	comments, err := s.st.TaskComments(ctx, t.ID)
+	if err != nil {
+		return taskDetail{}, err
+	}
+	d := taskDetail{taskResponse: taskDTO(t), Form: t.Form, Context: t.Context, Comments: mapSlice(comments, commentDTO)}
+	if d.Form == nil {
+		d.Form = []domain.FormField{}
+	}
+	if d.Context == nil {
+		d.Context = map[string]any{}
+	}
+	return d, nil
+}
+
+func (s *Server) getTask(c *gin.Context) {
+	t, _, ok := s.loadTask(c)
+	if !ok {
+		return
+	}
+	d, err := s.taskDetail(c.Request.Context(), t)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, d)
+}
+
+func (s *Server) claimTask(c *gin.Context) {
+	t, a, ok := s.loadTask(c)
+	if !ok {
+		return
+	}
+	u := me(c)
+	switch {
+	case !a.claim:
+		forbidden(c, "only a member of the task's candidate groups may claim it")
+		return
+	case t.Status == domain.TaskOpen && t.Assignee == u.Username:
+		writeJSON(c, http.StatusOK, taskDTO(t)) // already yours
+		return
+	}
+	t, err := s.st.ClaimTask(c.Request.Context(), t.ID, u.Username, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		writeProblem(c, conflict(takenDetail(t)))
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, taskDTO(t))
+}
+
+func takenDetail(t store.Task) string {
+	if t.Status != domain.TaskOpen {
+		return "the task is " + t.Status
+	}
+	return "the task is already claimed by " + t.Assignee
+}
+
+func (s *Server) unclaimTask(c *gin.Context) {
+	t, _, ok := s.loadTask(c)
+	if !ok {
+		return
+	}
+	u := me(c)
+	switch {
+	case t.Status != domain.TaskOpen:
+		writeProblem(c, conflict("the task is "+t.Status))
+		return
+	case t.Assignee != u.Username:
+		forbidden(c, "only the task's assignee may unclaim it")
+		return
+	case len(t.CandidateGroups) == 0:
+		writeProblem(c, conflict("the task has no candidate group to return to"))
+		return
+	}
+	t, err := s.st.UnclaimTask(c.Request.Context(), t.ID, u.Username, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		writeProblem(c, conflict("the task changed meanwhile; reload it"))
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, taskDTO(t))
+}
+
+type completeRequest struct {
+	Action  string         `json:"action"`
+	Comment string         `json:"comment,omitempty"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+type completeResponse struct {
+	Task          taskResponse `json:"task"`
+	ProcessStatus string       `json:"process_status"`
+}
+
+func (s *Server) completeTask(c *gin.Context) {
+	t, a, ok := s.loadTask(c)
+	if !ok {
+		return
+	}
+	if !a.act {
+		forbidden(c, "you may not act on this task")
+		return
+	}
+	var req completeRequest
+	v, ok := decodeJSON(c, &req, false)
+	if !ok {
+		return
+	}
+	v.text("action", req.Action, true, 100)
+	v.text("comment", req.Comment, false, 10000)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	if t.Status != domain.TaskOpen {
+		writeProblem(c, conflict("the task is "+t.Status))
+		return
+	}
+	if !slices.Contains(t.Actions, req.Action) {
+		writeProblem(c, invalid(domain.FieldError{Field: "action", Message: "must be one of: " + strings.Join(t.Actions, ", ")}))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	defer cancel()
+	var res domain.CompleteTaskResponse
+	err := s.update(ctx, t.WorkflowID, domain.UpdateCompleteTask, domain.CompleteTaskRequest{
+		TaskID: t.ID, Action: req.Action, Actor: me(c).Username, Comment: req.Comment, Data: req.Data,
+	}, &res)
+	if err != nil {
+		if p := s.updateProblem(err); p != nil {
+			writeProblem(c, p)
+		} else {
+			s.internal(c, err)
+		}
+		return
+	}
+	t = s.settledTask(c.Request.Context(), t)
+	writeJSON(c, http.StatusOK, completeResponse{Task: taskDTO(t), ProcessStatus: res.ProcessStatus})
+}
+
+// update sends a workflow Update and waits for its result.
+func (s *Server) update(ctx context.Context, workflowID, name string, arg, result any) error {
+	h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, result)
+}
+
+// updateProblem maps a workflow Update error to a problem, or nil for a 500.
+func (s *Server) updateProblem(err error) *Problem {
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	switch {
+	case errors.As(err, &appErr):
+		switch appErr.Type() {
+		case domain.ErrTypeTaskClosed:
+			return conflict("the task is no longer open: " + appErr.Message())
+		case domain.ErrTypeNotAccepting:
+			return conflict("the process does not accept this now: " + appErr.Message())
+		case domain.ErrTypeInvalidAction:
+			return invalid(domain.FieldError{Field: "action", Message: appErr.Message()})
+		case domain.ErrTypeInvalidData:
+			var fields []domain.FieldError
+			if appErr.HasDetails() {
+				_ = appErr.Details(&fields)
+			}
+			for i := range fields {
+				if !strings.HasPrefix(fields[i].Field, "data.") {
+					fields[i].Field = "data." + fields[i].Field
+				}
+			}
+			if len(fields) == 0 {
+				fields = []domain.FieldError{{Field: "data", Message: appErr.Message()}}
+			}
+			return invalid(fields...)
+		}
+	case errors.As(err, &notFound):
+		return conflict("the process is no longer running")
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusGatewayTimeout, "the process did not answer in time; reload the task to see whether it was taken")
+	}
+	return nil
+}
+
+// settledTask re-reads a task after its completion, waiting briefly for the workflow to
+// close the row.
+func (s *Server) settledTask(ctx context.Context, t store.Task) store.Task {
+	deadline := time.Now().Add(s.settle)
+	for {
+		cur, err := s.st.TaskByID(ctx, t.ID)
+		if err == nil {
+			t = cur
+		}
+		if t.Status != domain.TaskOpen || time.Now().After(deadline) || ctx.Err() != nil {
+			return t
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type commentRequest struct {
+	Text string `json:"text"`
+}
+
+func (s *Server) commentTask(c *gin.Context) {
+	t, _, ok := s.loadTask(c)
+	if !ok {
+		return
+	}
+	var req commentRequest
+	v, ok := decodeJSON(c, &req, false)
+	if !ok {
+		return
+	}
+	v.text("text", req.Text, true, 10000)
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	cm, err := s.st.AddTaskComment(c.Request.Context(), t, me(c).Username, req.Text, s.now())
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	writeJSON(c, http.StatusCreated, commentDTO(cm))
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// deadDB listens like a PostgreSQL server that is down: refuse closes every connection
+// at once; otherwise connections are accepted and never answered (a network partition).
+func deadDB(t *testing.T, refuse bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if refuse {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// envOnDeadDB is a server whose pool points at addr, with a short database deadline.
+func envOnDeadDB(t *testing.T, addr string) *env {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://postgres@%s/serviceflow?sslmode=disable", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg) // connects lazily
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	tc := &fakeTemporal{}
+	srv := New(Config{ComplaintPolicy: domain.DefaultComplaintPolicy(), DBTimeout: 300 * time.Millisecond},
+		&store.Store{Pool: pool}, tc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return &env{t: t, tc: tc, srv: srv, tokens: map[string]string{"carol": "sft_some-token"}}
+}
+
+// unavailable checks a 503 unavailable problem with its Retry-After.
+func (r resp) unavailable() Problem {
+	r.t.Helper()
+	p := r.problem(http.StatusServiceUnavailable)
+	if p.Type != typeUnavailable || r.Header().Get("Retry-After") == "" {
+		r.t.Fatalf("want an unavailable problem with Retry-After, got %v %+v", r.Header(), p)
+	}
+	return p
+}
+
+func TestDatabaseDownAnswers503(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		refuse bool
+		detail string
+	}{
+		{"refused", true, "the database is unavailable"},
+		{"silent", false, "did not answer in time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := envOnDeadDB(t, deadDB(t, tc.refuse))
+			// Authentication itself needs the database: 503, not 401.
+			if p := e.do("GET", "/api/v1/tasks", "carol", nil).unavailable(); !strings.Contains(p.Detail, tc.detail) {
+				t.Fatalf("detail %q, want %q", p.Detail, tc.detail)
+			}
+			e.do("POST", "/api/v1/complaints", "carol", map[string]any{"customer_id": "cus_x"}, "Idempotency-Key", "k1").unavailable()
+			e.do("GET", "/c/feedback/some-token", "", nil).unavailable()
+			e.do("GET", "/healthz", "", nil).want(http.StatusOK)
+			if e.tc.startCount() != 0 {
+				t.Fatal("a workflow was started while the database was down")
+			}
+			if !tc.refuse {
+				return // readyz waits its own 3 s timeout on a silent server
+			}
+			p := e.do("GET", "/readyz", "", nil).unavailable()
+			if p.Detail != "not ready: postgres: PostgreSQL is unreachable" {
+				t.Fatalf("readyz detail %q", p.Detail)
+			}
+		})
+	}
+}
+
+func TestDBUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true},  // admin shutdown
+		{&pgconn.PgError{Code: "08006"}, true},  // connection failure
+		{&pgconn.PgError{Code: "53300"}, true},  // too many connections
+		{&pgconn.PgError{Code: "23505"}, false}, // unique violation: a bug, not an outage
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), true},
+		{fmt.Errorf("query: %w", io.ErrUnexpectedEOF), true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		{fmt.Errorf("query: %w", context.Canceled), false}, // the client went away
+		{store.ErrConflict, false},
+		{errors.New("boom"), false},
+	} {
+		if got := dbUnavailable(tc.err); got != tc.want {
+			t.Errorf("dbUnavailable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
