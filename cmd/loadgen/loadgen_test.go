@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 100 * time.Millisecond}, {99, 198 * time.Millisecond}, {100, 200 * time.Millisecond}, {0.1, time.Millisecond}} {
+		if got := percentile(d, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := percentile(nil, 99); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Errorf("one sample: %v", got)
+	}
+}
+
+func TestClosedLoopRunsEachIndexOnce(t *testing.T) {
+	var seen [100]atomic.Int32
+	boom := errors.New("boom")
+	_, errs := closedLoop(context.Background(), 7, len(seen), func(_ context.Context, w, i int) error {
+		if w < 0 || w >= 7 {
+			t.Errorf("worker %d", w)
+		}
+		seen[i].Add(1)
+		if i%10 == 0 {
+			return boom
+		}
+		return nil
+	})
+	for i := range seen {
+		if n := seen[i].Load(); n != 1 {
+			t.Fatalf("index %d ran %d times", i, n)
+		}
+	}
+	if len(errs) != 10 || !errors.Is(errs[0], boom) {
+		t.Fatalf("errors: %v", errs)
+	}
+}
+
+func TestClosedLoopStopsWhenCancelled(t *testing.T) {
+	for range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		var ran atomic.Int32
+		// Op 4 cancels; later ops behave like requests that honour ctx and return only
+		// once it is cancelled, so the schedule cannot let one worker run ahead.
+		_, errs := closedLoop(ctx, 2, 1000, func(ctx context.Context, _, i int) error {
+			ran.Add(1)
+			switch {
+			case i == 4:
+				cancel()
+			case i > 4:
+				<-ctx.Done()
+			}
+			return nil
+		})
+		// Ops 0-4, plus at most op 5 taken by the other worker before the cancel.
+		if n := ran.Load(); n < 5 || n > 6 {
+			t.Fatalf("ran %d ops, want 5 or 6", n)
+		}
+		if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+			t.Fatalf("errors: %v", errs)
+		}
+	}
+}
+
+func TestCleanEnvDropsServiceflowSettings(t *testing.T) {
+	got := cleanEnv([]string{"PATH=/bin", "SENDGRID_API_KEY=SG.real", "DATABASE_URL=postgres://prod", "TEMPORAL_ADDRESS=x:7233",
+		"SERVICEFLOW_HTTP_ADDR=:80", "MAIL_FROM=a@b", "HOME=/root"})
+	if !slices.Equal(got, []string{"PATH=/bin", "HOME=/root"}) {
+		t.Fatalf("cleanEnv = %v", got)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:8080/", "127.0.0.1:7233", "localhost:7233", "http://[::1]:8080"} {
+		if err := loopbackOnly(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://example.com:8080", "10.0.0.1:7233", "https://api.serviceflow.example"} {
+		if err := loopbackOnly(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestTaskRowsLookLikeAnInbox(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Now()
+	const n = 20_000
+	ids := map[string]bool{}
+	var open, waiting, carolMine int
+	for i := range n {
+		r := taskRow(i, rng, now)
+		row := map[string]any{}
+		for j, c := range taskRowColumns {
+			row[c] = r[j]
+		}
+		ids[row["id"].(string)] = true
+		status, groups := row["status"].(string), row["candidate_groups"].([]string)
+		switch {
+		case row["assignee"] == nil && (status != domain.TaskOpen || len(groups) == 0):
+			t.Fatalf("row %d: unassigned but %s with groups %v", i, status, groups)
+		case status == domain.TaskCompleted && row["completed_by"] != row["assignee"]:
+			t.Fatalf("row %d: completed by %v, assigned to %v", i, row["completed_by"], row["assignee"])
+		case status != domain.TaskOpen && row["completed_at"] == nil:
+			t.Fatalf("row %d: %s without completed_at", i, status)
+		case !row["due_at"].(time.Time).After(row["created_at"].(time.Time)):
+			t.Fatalf("row %d: due before created", i)
+		}
+		if status == domain.TaskOpen {
+			open++
+			if row["assignee"] == nil {
+				waiting++
+			}
+			if row["assignee"] == "carol" {
+				carolMine++
+			}
+		}
+	}
+	if len(ids) != n {
+		t.Fatalf("%d distinct ids for %d rows", len(ids), n)
+	}
+	if share := float64(open) / n; share < 0.15 || share > 0.19 {
+		t.Errorf("open share %.3f, want about 0.17", share)
+	}
+	if share := float64(waiting) / float64(open); share < 0.25 || share > 0.35 {
+		t.Errorf("waiting share of open %.3f, want about 0.30", share)
+	}
+	if carolMine == 0 || carolMine > open/10 {
+		t.Errorf("carol holds %d of %d open tasks", carolMine, open)
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/serviceflow/serviceflow/activities"
+	"github.com/serviceflow/serviceflow/api"
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/mail"
+	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/worker"
+)
+
+// openStore connects to PostgreSQL and applies the migrations.
+func openStore(ctx context.Context, url string) (*store.Store, error) {
+	if url == "" {
+		return nil, errors.New("DATABASE_URL is not set")
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return st, nil
+}
+
+// newRegistry is the process's Prometheus registry, with the Go runtime and process
+// collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// dialTemporal connects to the Temporal frontend. The SDK's client and worker metrics go
+// to reg when one is given.
+func dialTemporal(ctx context.Context, addr, namespace string, log *slog.Logger, reg ...prometheus.Registerer) (client.Client, error) {
+	if addr == "" {
+		return nil, errors.New("TEMPORAL_ADDRESS is not set")
+	}
+	opts := client.Options{
+		HostPort:  addr,
+		Namespace: namespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-client")),
+	}
+	if len(reg) > 0 && reg[0] != nil {
+		opts.MetricsHandler = worker.NewMetricsHandler(reg[0])
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// newOutbox picks the SendGrid sender when a key is configured, else the log sender.
+func newOutbox(cfg Config, st *store.Store, log *slog.Logger) *mail.Outbox {
+	var sender mail.Sender
+	if cfg.SendGridAPIKey != "" {
+		sender = mail.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridAPIURL, 15*time.Second)
+	} else {
+		sender = mail.NewLogSender(log.With("component", "mail"))
+	}
+	return &mail.Outbox{Store: st, Sender: sender, From: cfg.MailFromRecipient(), Log: log.With("component", "outbox")}
+}
+
+// workerOptions wires the activities with their dependencies.
+func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logger) worker.Options {
+	acts := &activities.Activities{
+		Store:  st,
+		Mail:   newOutbox(cfg, st, log),
+		Config: activities.Config{PublicURL: cfg.BaseURL()},
+		Log:    log.With("component", "activities"),
+	}
+	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker")}
+}
+
+// newAPI builds the HTTP handler. Its /metrics serves reg when one is given, else a
+// registry of its own.
+func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
+	acfg := api.Config{
+		PublicURL:       cfg.BaseURL(),
+		ComplaintPolicy: cfg.ComplaintPolicy(),
+		ContractPolicy:  cfg.ContractPolicy(),
+		TaskQueue:       domain.TaskQueue,
+		UpdateTimeout:   cfg.UpdateTimeout,
+	}
+	if len(reg) > 0 {
+		acfg.Registry = reg[0]
+	}
+	srv := api.New(acfg, st, c, log.With("component", "api"))
+	wh, err := api.NewSendGridWebhook(st, cfg.SendGridWebhookPK, log.With("component", "sendgrid-webhook"))
+	if err != nil {
+		panic(err) // unreachable: Config.validate has parsed the key
+	}
+	srv.Handle(http.MethodPost, api.SendGridWebhookPath, wh)
+	return srv.Handler()
+}
+
+// listen binds the API address early so a port clash is reported before anything runs.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (SERVICEFLOW_HTTP_ADDR): %w", addr, err)
+	}
+	return ln, nil
+}
+
+// metricsHandler serves reg at /metrics: the worker's metrics (the API serves its own).
+func metricsHandler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	return mux
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down HTTP server")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

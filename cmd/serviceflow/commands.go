@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/worker"
+)
+
+// service is what `api` and `worker` share: configuration, logger, the migrated store,
+// the Temporal client and the metrics registry its SDK metrics go to.
+type service struct {
+	cfg Config
+	log *slog.Logger
+	st  *store.Store
+	tc  client.Client
+	reg *prometheus.Registry
+}
+
+// startService parses the flags of command name and connects to PostgreSQL and Temporal.
+func startService(ctx context.Context, name, synopsis string, args []string) (*service, error) {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := newFlags(name, synopsis).Parse(args); err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, log: newLogger(cfg, os.Stderr), reg: newRegistry()}
+	if s.st, err = openStore(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if s.tc, err = dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, s.log, s.reg); err != nil {
+		s.st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *service) close() {
+	s.tc.Close()
+	s.st.Close()
+}
+
+func runAPI(ctx context.Context, args []string) error {
+	s, err := startService(ctx, "api", "Serves the HTTP API. Needs TEMPORAL_ADDRESS and DATABASE_URL.", args)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ln, err := listen(s.cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	s.log.Info("serviceflow api listening", "addr", ln.Addr().String())
+	return serveHTTP(ctx, ln, newAPI(s.cfg, s.tc, s.st, s.log, s.reg), s.log)
+}
+
+func runWorker(ctx context.Context, args []string) error {
+	s, err := startService(ctx, "worker", "Runs the Temporal worker (workflows and activities). Needs TEMPORAL_ADDRESS and DATABASE_URL.", args)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cfg, log, reg := s.cfg, s.log, s.reg
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (SERVICEFLOW_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+		g.Go(func() error { return serveHTTP(gctx, ln, metricsHandler(reg, log), log) })
+	}
+	g.Go(func() error { return worker.Run(gctx, workerOptions(cfg, s.tc, s.st, log)) })
+	log.Info("serviceflow worker running", "task_queue", domain.TaskQueue)
+	return g.Wait()
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	fs := newFlags("migrate", "Creates the database if missing and applies the embedded migrations to DATABASE_URL.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set")
+	}
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	st.Close()
+	fmt.Println("migrations applied")
+	return nil
+}
+
+func runUsers(ctx context.Context, args []string) error {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	fs := newFlags("users", "Creates (or updates) a user and prints a new bearer token for it.\n"+
+		"  serviceflow users --username zoe --name 'Zoe Z' --email zoe@example.com --roles customer_service\n"+
+		"  serviceflow users --username zoe --token-only     (a new token for an existing user)\n"+
+		"  serviceflow users --revoke <token>")
+	var in store.UserInput
+	var roles string
+	fs.StringVar(&in.Username, "username", "", "login name (required)")
+	fs.StringVar(&in.DisplayName, "name", "", "display name (default: the username)")
+	fs.StringVar(&in.Email, "email", "", "e-mail address (required for a new user)")
+	fs.StringVar(&in.Locale, "locale", "en", "en or zh-CN")
+	fs.StringVar(&roles, "roles", "", "comma-separated roles: "+joinRoles())
+	fs.StringVar(&in.Manager, "manager", "", "username of the user's manager (escalation target)")
+	fs.StringVar(&in.Delegate, "delegate", "", "username of the out-of-office delegate")
+	tokenOnly := fs.Bool("token-only", false, "only issue a new token for an existing user")
+	revoke := fs.String("revoke", "", "revoke this token and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *revoke != "" {
+		return st.RevokeToken(ctx, *revoke)
+	}
+	if in.Username == "" {
+		fs.Usage()
+		return errors.New("--username is required")
+	}
+	if !*tokenOnly {
+		if in.Email == "" || roles == "" {
+			return errors.New("--email and --roles are required to create a user")
+		}
+		for _, r := range strings.Split(roles, ",") {
+			r = strings.TrimSpace(r)
+			if !domain.ValidRole(r) {
+				return fmt.Errorf("unknown role %q (known: %s)", r, joinRoles())
+			}
+			in.Roles = append(in.Roles, r)
+		}
+		if in.DisplayName == "" {
+			in.DisplayName = in.Username
+		}
+		if err := st.CreateUser(ctx, in); err != nil {
+			return err
+		}
+	}
+	tok, err := st.CreateToken(ctx, in.Username, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+func joinRoles() string {
+	s := make([]string, len(domain.AllRoles))
+	for i, r := range domain.AllRoles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/mail"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/serviceflow/serviceflow/api"
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+// Config is every setting, read from the environment. The `help` tag feeds --help.
+type Config struct {
+	DatabaseURL       string        `env:"DATABASE_URL" help:"PostgreSQL URL; dev: local server, else embedded PostgreSQL"`
+	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" help:"Temporal frontend host:port; dev: embedded server when unset"`
+	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default" help:"Temporal namespace"`
+	HTTPAddr          string        `env:"SERVICEFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080" help:"API listen address"`
+	PublicURL         string        `env:"SERVICEFLOW_PUBLIC_URL" help:"base of links in e-mails (default http://<http addr>)"`
+	DataDir           string        `env:"SERVICEFLOW_DATA_DIR" envDefault:".serviceflow" help:"dev: Temporal SQLite, embedded PostgreSQL, dev-tokens.json"`
+	UpdateTimeout     time.Duration `env:"SERVICEFLOW_UPDATE_TIMEOUT" envDefault:"30s" help:"how long completing a task waits for the process before answering 504"`
+	LogLevel          string        `env:"SERVICEFLOW_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat         string        `env:"SERVICEFLOW_LOG_FORMAT" envDefault:"text" help:"text or json"`
+	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
+
+	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
+	SendGridAPIURL    string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com" help:"SendGrid base URL"`
+	SendGridWebhookPK string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"ECDSA public key of the SendGrid event webhook"`
+	MailFrom          string `env:"MAIL_FROM" envDefault:"serviceflow <no-reply@serviceflow.example>" help:"sender of every e-mail"`
+
+	ResponseSLA            time.Duration     `env:"SERVICEFLOW_COMPLAINT_RESPONSE_SLA" envDefault:"24h" help:"first response to a complaint"`
+	UrgentResponseSLA      time.Duration     `env:"SERVICEFLOW_COMPLAINT_URGENT_RESPONSE_SLA" envDefault:"1h" help:"first response to an urgent complaint"`
+	TierAResponseSLA       time.Duration     `env:"SERVICEFLOW_COMPLAINT_TIER_A_RESPONSE_SLA" envDefault:"12h" help:"first response for a tier-A customer"`
+	ResolveSLA             time.Duration     `env:"SERVICEFLOW_COMPLAINT_RESOLVE_SLA" envDefault:"72h" help:"the resolve step"`
+	ApprovalSLA            time.Duration     `env:"SERVICEFLOW_COMPLAINT_APPROVAL_SLA" envDefault:"24h" help:"approve_resolution"`
+	ReviewSLA              time.Duration     `env:"SERVICEFLOW_COMPLAINT_REVIEW_SLA" envDefault:"24h" help:"review_dissatisfaction"`
+	EscalationStep         time.Duration     `env:"SERVICEFLOW_COMPLAINT_ESCALATION_STEP" envDefault:"12h" help:"level 1 (service manager) to level 2 (general manager)"`
+	FeedbackWait           time.Duration     `env:"SERVICEFLOW_COMPLAINT_FEEDBACK_WAIT" envDefault:"168h" help:"no feedback after this closes the complaint"`
+	FinanceThreshold       string            `env:"SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD" envDefault:"10000.00 CNY" help:"refund/compensation above it also needs finance"`
+	ContractStepSLA        time.Duration     `env:"SERVICEFLOW_CONTRACT_STEP_SLA" envDefault:"48h" help:"each contract review step (reminder at half of it)"`
+	ContractEscalationStep time.Duration     `env:"SERVICEFLOW_CONTRACT_ESCALATION_STEP" envDefault:"48h" help:"level 1 (reviewer's manager) to level 2 (general manager)"`
+	ContractAllowedDisc    string            `env:"SERVICEFLOW_CONTRACT_ALLOWED_DISCOUNT_PCT" envDefault:"5" help:"a larger discount makes a contract special"`
+	ContractSpecialAt      string            `env:"SERVICEFLOW_CONTRACT_SPECIAL_THRESHOLD" envDefault:"500000.00 CNY" help:"an amount from here makes a contract special"`
+	ContractMajorAt        string            `env:"SERVICEFLOW_CONTRACT_MAJOR_THRESHOLD" envDefault:"5000000.00 CNY" help:"an amount from here makes a contract major"`
+	ContractRates          map[string]string `env:"SERVICEFLOW_CONTRACT_CNY_RATES" envDefault:"USD:7.2,EUR:7.8" help:"CNY value of one unit of each other currency"`
+}
+
+// LoadConfig reads the environment.
+func LoadConfig() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []string
+	for name, d := range map[string]time.Duration{
+		"SERVICEFLOW_COMPLAINT_RESPONSE_SLA": c.ResponseSLA, "SERVICEFLOW_COMPLAINT_URGENT_RESPONSE_SLA": c.UrgentResponseSLA,
+		"SERVICEFLOW_COMPLAINT_TIER_A_RESPONSE_SLA": c.TierAResponseSLA, "SERVICEFLOW_COMPLAINT_RESOLVE_SLA": c.ResolveSLA,
+		"SERVICEFLOW_COMPLAINT_APPROVAL_SLA": c.ApprovalSLA, "SERVICEFLOW_COMPLAINT_REVIEW_SLA": c.ReviewSLA,
+		"SERVICEFLOW_COMPLAINT_ESCALATION_STEP": c.EscalationStep, "SERVICEFLOW_COMPLAINT_FEEDBACK_WAIT": c.FeedbackWait,
+		"SERVICEFLOW_UPDATE_TIMEOUT": c.UpdateTimeout, "SERVICEFLOW_CONTRACT_STEP_SLA": c.ContractStepSLA,
+		"SERVICEFLOW_CONTRACT_ESCALATION_STEP": c.ContractEscalationStep,
+	} {
+		if d <= 0 {
+			errs = append(errs, name+" must be a positive duration")
+		}
+	}
+	if _, err := c.contractRules(); err != nil {
+		errs = append(errs, "contract rules (SERVICEFLOW_CONTRACT_*): "+err.Error())
+	}
+	if _, err := c.financeThreshold(); err != nil {
+		errs = append(errs, "SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD: "+err.Error())
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		errs = append(errs, "MAIL_FROM: "+err.Error())
+	}
+	if c.SendGridWebhookPK != "" {
+		if _, err := api.ParseSendGridWebhookKey(c.SendGridWebhookPK); err != nil {
+			errs = append(errs, "SENDGRID_WEBHOOK_PUBLIC_KEY: "+err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (c Config) financeThreshold() (domain.Money, error) { return parseMoney(c.FinanceThreshold) }
+
+// parseMoney reads "<amount> <currency>", e.g. "10000.00 CNY".
+func parseMoney(v string) (domain.Money, error) {
+	parts := strings.Fields(v)
+	if len(parts) != 2 {
+		return domain.Money{}, fmt.Errorf("want \"<amount> <currency>\", e.g. \"10000.00 CNY\", got %q", v)
+	}
+	m := domain.Money{Amount: parts[0], Currency: parts[1]}
+	return m, m.Validate()
+}
+
+// contractRules builds the contract classification rules from the configuration.
+func (c Config) contractRules() (domain.ContractRules, error) {
+	r := domain.DefaultContractRules()
+	r.AllowedDiscountPct = c.ContractAllowedDisc
+	var err error
+	if r.SpecialThreshold, err = parseMoney(c.ContractSpecialAt); err != nil {
+		return r, err
+	}
+	if r.MajorThreshold, err = parseMoney(c.ContractMajorAt); err != nil {
+		return r, err
+	}
+	r.Rates = map[string]string{"CNY": "1"}
+	for cur, rate := range c.ContractRates {
+		r.Rates[cur] = rate
+	}
+	return r, r.Validate()
+}
+
+// ContractPolicy builds the contract review policy from the configuration.
+func (c Config) ContractPolicy() domain.ContractPolicy {
+	p := domain.DefaultContractPolicy()
+	if c.ContractStepSLA > 0 {
+		p.StepSLA = c.ContractStepSLA
+	}
+	if c.ContractEscalationStep > 0 {
+		p.EscalationStep = c.ContractEscalationStep
+	}
+	if r, err := c.contractRules(); err == nil {
+		p.Rules = r
+	}
+	return p
+}
+
+// ComplaintPolicy builds the complaint SLA policy from the configuration.
+func (c Config) ComplaintPolicy() domain.ComplaintPolicy {
+	p := domain.DefaultComplaintPolicy()
+	p.ResponseSLA, p.UrgentResponseSLA, p.TierAResponseSLA = c.ResponseSLA, c.UrgentResponseSLA, c.TierAResponseSLA
+	p.ResolveSLA, p.ApprovalSLA, p.ReviewSLA = c.ResolveSLA, c.ApprovalSLA, c.ReviewSLA
+	p.EscalationStep, p.FeedbackWait = c.EscalationStep, c.FeedbackWait
+	if m, err := c.financeThreshold(); err == nil {
+		p.FinanceThreshold = m
+	}
+	return p
+}
+
+// BaseURL is the public base of links in e-mails.
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.HTTPAddr
+}
+
+// MailFromRecipient parses MAIL_FROM.
+func (c Config) MailFromRecipient() domain.EmailRecipient {
+	a, err := mail.ParseAddress(c.MailFrom)
+	if err != nil {
+		return domain.EmailRecipient{Email: c.MailFrom}
+	}
+	return domain.EmailRecipient{Email: a.Address, Name: a.Name}
+}
+
+// printEnvHelp lists every environment variable with its default and meaning.
+func printEnvHelp(w io.Writer) {
+	fmt.Fprintln(w, "\nEnvironment:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		def := f.Tag.Get("envDefault")
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Tag.Get("env"), def, f.Tag.Get("help"))
+	}
+	tw.Flush()
+}

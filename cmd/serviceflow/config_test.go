@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaultsAndContractRules(t *testing.T) {
+	c, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.ContractPolicy()
+	if p.StepSLA != 48*time.Hour || p.EscalationStep != 48*time.Hour || p.Rules.AllowedDiscountPct != "5" ||
+		p.Rules.SpecialThreshold.Amount != "500000.00" || p.Rules.Rates["USD"] != "7.2" || p.Rules.Rates["CNY"] != "1" {
+		t.Fatalf("contract defaults: %+v", p)
+	}
+	if cp := c.ComplaintPolicy(); cp.ResponseSLA != 24*time.Hour || cp.UrgentResponseSLA != time.Hour || cp.FinanceThreshold.Amount != "10000.00" {
+		t.Fatalf("complaint defaults: %+v", cp)
+	}
+
+	t.Setenv("SERVICEFLOW_CONTRACT_STEP_SLA", "2h")
+	t.Setenv("SERVICEFLOW_CONTRACT_MAJOR_THRESHOLD", "1000000 CNY")
+	t.Setenv("SERVICEFLOW_CONTRACT_CNY_RATES", "USD:7.1,JPY:0.05")
+	c, err = LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = c.ContractPolicy()
+	if p.StepSLA != 2*time.Hour || p.Rules.MajorThreshold.Amount != "1000000" || p.Rules.Rates["JPY"] != "0.05" || p.Rules.Rates["EUR"] != "" {
+		t.Fatalf("contract from the environment: %+v", p)
+	}
+
+	t.Setenv("SERVICEFLOW_CONTRACT_SPECIAL_THRESHOLD", "lots")
+	t.Setenv("SERVICEFLOW_COMPLAINT_RESPONSE_SLA", "0s")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_CONTRACT_") ||
+		!strings.Contains(err.Error(), "SERVICEFLOW_COMPLAINT_RESPONSE_SLA") {
+		t.Fatalf("want one error naming both bad settings, got %v", err)
+	}
+}

@@ -1,0 +1,125 @@
+//go:build !nodevstack
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/serviceflow/serviceflow/devstack"
+	"github.com/serviceflow/serviceflow/worker"
+)
+
+func runDev(ctx context.Context, args []string) error {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	fs := newFlags("dev", "Runs everything in one process: the embedded Temporal server and its Web UI,\n"+
+		"PostgreSQL (DATABASE_URL, the local server, or an embedded one), the worker, the API\n"+
+		"and the demo organisation, whose tokens go to <data dir>/dev-tokens.json.")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (SERVICEFLOW_DATA_DIR)")
+	ephemeral := fs.Bool("ephemeral", false, "keep Temporal's state in memory only")
+	uiAddr := fs.String("ui-addr", "127.0.0.1:8233", "Temporal Web UI address (\"off\" disables it)")
+	temporalAddr := fs.String("temporal-addr", "127.0.0.1:7233", "embedded Temporal frontend address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	dataDir, _ := filepath.Abs(cfg.DataDir)
+
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	// Temporal: the configured one, else the embedded server.
+	temporalUI, namespace := "", cfg.TemporalNamespace
+	if cfg.TemporalAddress == "" {
+		t, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+			DataDir: dataDir, Ephemeral: *ephemeral, FrontendAddr: *temporalAddr,
+			UIAddr: *uiAddr, Namespace: namespace, Logger: log.With("component", "temporal"),
+		})
+		if err != nil {
+			return fmt.Errorf("embedded Temporal: %w", err)
+		}
+		defer t.Stop()
+		cfg.TemporalAddress, temporalUI = t.FrontendAddr(), t.UIURL()
+	}
+
+	pg, err := devstack.EnsurePostgres(ctx, devstack.PostgresOptions{URL: cfg.DatabaseURL, DataDir: dataDir, Logger: log.With("component", "postgres")})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+
+	st, err := openStore(ctx, pg.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokenFile := filepath.Join(dataDir, "dev-tokens.json")
+	if err := seedDemo(ctx, st, tokenFile); err != nil {
+		return fmt.Errorf("demo organisation: %w", err)
+	}
+
+	reg := newRegistry() // one /metrics on the API for the worker and the API
+	tc, err := dialTemporal(ctx, cfg.TemporalAddress, namespace, log, reg)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	wopts := workerOptions(cfg, tc, st, log)
+	g.Go(func() error { return worker.Run(gctx, wopts) })
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
+
+	banner(os.Stdout, cfg, temporalUI, pg, tokenFile)
+	err = g.Wait()
+	log.Info("serviceflow stopped")
+	return err
+}
+
+func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile string) {
+	mode := "log (no SENDGRID_API_KEY: e-mails are kept in the outbox and logged)"
+	if cfg.SendGridAPIKey != "" {
+		mode = "sendgrid via " + cfg.SendGridAPIURL
+	}
+	pgKind := "external"
+	if pg.Embedded {
+		pgKind = "embedded"
+	}
+	if ui == "" {
+		ui = "(off)"
+	}
+	fmt.Fprintf(w, `
+serviceflow dev is up
+  API          %s/api/v1   (OpenAPI: %s/openapi.yaml)
+  Temporal     %s  namespace %s
+  Temporal UI  %s
+  PostgreSQL   %s (%s)
+  Tokens       %s
+  Mail         %s
+Press Ctrl+C to stop.
+`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode)
+}
+
+// redact hides a password in a database URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

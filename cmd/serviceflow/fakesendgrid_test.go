@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// sentMail is one accepted v3 mail/send request.
+type sentMail struct {
+	From, To, Subject, Text, HTML, Key string
+}
+
+// fakeSendGrid is a local SendGrid v3 endpoint that checks every mail/send payload and
+// records what it accepted. Any malformed payload fails the test.
+type fakeSendGrid struct {
+	t      *testing.T
+	srv    *httptest.Server
+	apiKey string
+	mu     sync.Mutex
+	mails  []sentMail
+}
+
+func newFakeSendGrid(t *testing.T, apiKey string) *fakeSendGrid {
+	f := &fakeSendGrid{t: t, apiKey: apiKey}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.handle))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeSendGrid) handle(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v3/mail/send" {
+		f.t.Errorf("fake sendgrid: unexpected %s %s", r.Method, r.URL.Path)
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer "+f.apiKey {
+		f.t.Errorf("fake sendgrid: Authorization = %q", got)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var p struct {
+		From struct {
+			Email string `json:"email"`
+		} `json:"from"`
+		Subject          string `json:"subject"`
+		Personalizations []struct {
+			To []struct {
+				Email string `json:"email"`
+			} `json:"to"`
+			CustomArgs map[string]string `json:"custom_args"`
+		} `json:"personalizations"`
+		Content []struct {
+			Type  string `json:"type"`
+			Value string `json:"value"`
+		} `json:"content"`
+		CustomArgs map[string]string `json:"custom_args"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		f.t.Errorf("fake sendgrid: bad JSON: %v", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	m := sentMail{From: p.From.Email, Subject: p.Subject}
+	if len(p.Personalizations) == 1 && len(p.Personalizations[0].To) == 1 {
+		m.To = p.Personalizations[0].To[0].Email
+		m.Key = p.Personalizations[0].CustomArgs["idempotency_key"]
+	}
+	if m.Key == "" {
+		m.Key = p.CustomArgs["idempotency_key"]
+	}
+	for _, c := range p.Content {
+		switch c.Type {
+		case "text/plain":
+			m.Text = c.Value
+		case "text/html":
+			m.HTML = c.Value
+		}
+	}
+	var problems []string
+	if m.From == "" {
+		problems = append(problems, "no from")
+	}
+	if m.To == "" {
+		problems = append(problems, "want exactly one personalization with one recipient")
+	}
+	if strings.TrimSpace(m.Subject) == "" {
+		problems = append(problems, "no subject")
+	}
+	if m.Text == "" || m.HTML == "" {
+		problems = append(problems, "want text/plain and text/html content")
+	}
+	if len(p.Content) > 0 && p.Content[0].Type != "text/plain" {
+		problems = append(problems, "text/plain must come first")
+	}
+	if m.Key == "" {
+		problems = append(problems, "no idempotency_key custom arg")
+	}
+	if len(problems) > 0 {
+		f.t.Errorf("fake sendgrid: invalid payload (%s): %+v", strings.Join(problems, "; "), p)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.mails = append(f.mails, m)
+	n := len(f.mails)
+	f.mu.Unlock()
+	w.Header().Set("X-Message-Id", fmt.Sprintf("fake-%d", n))
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// sent returns a copy of what was accepted.
+func (f *fakeSendGrid) sent() []sentMail {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentMail(nil), f.mails...)
+}
+
+// find returns the accepted mails matching pred.
+func (f *fakeSendGrid) find(pred func(sentMail) bool) []sentMail {
+	var out []sentMail
+	for _, m := range f.sent() {
+		if pred(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// duplicates returns the idempotency keys accepted more than once.
+func (f *fakeSendGrid) duplicates() []string {
+	seen := map[string]int{}
+	var dup []string
+	for _, m := range f.sent() {
+		seen[m.Key]++
+		if seen[m.Key] == 2 {
+			dup = append(dup, m.Key)
+		}
+	}
+	return dup
+}

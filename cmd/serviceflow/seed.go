@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// demoUsers is DOMAIN.md's demo organisation: roles, managers (escalation targets).
+var demoUsers = []store.UserInput{
+	{Username: "judy", DisplayName: "Judy (General Manager)", Roles: []string{"general_manager"}},
+	{Username: "ken", DisplayName: "Ken (Deputy GM)", Roles: []string{"deputy_gm"}, Manager: "judy"},
+	{Username: "ivan", DisplayName: "Ivan (Head of Operations)", Roles: []string{"ops_head"}, Manager: "judy"},
+	{Username: "bob", DisplayName: "Bob (Sales Manager)", Roles: []string{"sales_manager"}, Manager: "ken"},
+	{Username: "alice", DisplayName: "Alice (Sales Rep)", Roles: []string{"sales_rep"}, Manager: "bob"},
+	{Username: "aaron", DisplayName: "Aaron (Sales Rep)", Roles: []string{"sales_rep"}, Manager: "bob"},
+	{Username: "dave", DisplayName: "Dave (Service Manager)", Roles: []string{"service_manager"}, Manager: "judy"},
+	{Username: "carol", DisplayName: "Carol (Customer Service)", Roles: []string{"customer_service"}, Manager: "dave"},
+	{Username: "cathy", DisplayName: "Cathy (Customer Service)", Locale: "zh-CN", Roles: []string{"customer_service"}, Manager: "dave"},
+	{Username: "erin", DisplayName: "Erin (Finance)", Roles: []string{"finance"}, Manager: "ivan"},
+	{Username: "frank", DisplayName: "Frank (Quality)", Roles: []string{"quality"}, Manager: "ivan"},
+	{Username: "grace", DisplayName: "Grace (Production)", Roles: []string{"production"}, Manager: "ivan"},
+	{Username: "heidi", DisplayName: "Heidi (Purchasing)", Roles: []string{"purchasing"}, Manager: "ivan"},
+	{Username: "leo", DisplayName: "Leo (Logistics)", Roles: []string{"logistics"}, Manager: "ivan"},
+	{Username: "admin", DisplayName: "Administrator", Roles: []string{"admin"}},
+}
+
+// demoCustomers covers every tier and both locales. Fixed ids keep seeding idempotent.
+var demoCustomers = []store.CustomerInput{
+	{ID: "cus_DEMO_NORTHWIND", Name: "Northwind Machinery", Email: "service@northwind.example", Locale: "en", Tier: "A", Owner: "alice", CreditLimit: domain.Money{Amount: "5000000.00", Currency: "CNY"}},
+	{ID: "cus_DEMO_HUADONG", Name: "华东重工 East China Heavy Industry", Email: "kefu@huadong.example", Locale: "zh-CN", Tier: "A", Owner: "aaron", CreditLimit: domain.Money{Amount: "8000000.00", Currency: "CNY"}},
+	{ID: "cus_DEMO_CONTOSO", Name: "Contoso Fabrication", Email: "ops@contoso.example", Locale: "en", Tier: "B", Owner: "alice", CreditLimit: domain.Money{Amount: "1000000.00", Currency: "CNY"}},
+	{ID: "cus_DEMO_FABRIKAM", Name: "Fabrikam Tools", Email: "buyer@fabrikam.example", Locale: "en", Tier: "C", Owner: "aaron", CreditLimit: domain.Money{Amount: "200000.00", Currency: "CNY"}},
+	{ID: "cus_DEMO_LITWARE", Name: "立华配件 Litware Parts", Email: "caigou@litware.example", Locale: "zh-CN", Tier: "C", Owner: "alice", CreditLimit: domain.Money{Amount: "150000.00", Currency: "CNY"}},
+	{ID: "cus_DEMO_TAILSPIN", Name: "Tailspin Traders", Email: "accounts@tailspin.example", Locale: "en", Tier: "D", Owner: "aaron", CreditLimit: domain.Money{Amount: "0.00", Currency: "CNY"}},
+}
+
+// seedDemo creates the demo organisation (idempotent) and writes a token per user to
+// tokenFile, keeping tokens from an earlier run that are still valid.
+func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
+	for _, u := range demoUsers {
+		u.Email = u.Username + "@serviceflow.example"
+		if u.Locale == "" {
+			u.Locale = "en"
+		}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return fmt.Errorf("user %s: %w", u.Username, err)
+		}
+	}
+	for _, c := range demoCustomers {
+		if _, err := st.CreateCustomer(ctx, c); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("customer %s: %w", c.Name, err)
+		}
+	}
+	tokens := map[string]string{}
+	if b, err := os.ReadFile(tokenFile); err == nil {
+		_ = json.Unmarshal(b, &tokens)
+	}
+	for _, u := range demoUsers {
+		if tok, ok := tokens[u.Username]; ok {
+			if who, err := st.UserByToken(ctx, tok); err == nil && who.Username == u.Username {
+				continue
+			}
+		}
+		tok, err := st.CreateToken(ctx, u.Username, "dev")
+		if err != nil {
+			return err
+		}
+		tokens[u.Username] = tok
+	}
+	b, err := json.MarshalIndent(tokens, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(tokenFile, append(b, '\n'), 0o600)
+}
