@@ -22,6 +22,8 @@ import (
 // Emailer sends one templated e-mail once per idempotency key (the mail outbox).
 type Emailer interface {
 	Send(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error)
+	Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error)
+	Deliver(ctx context.Context, idempotencyKey string) (domain.SendEmailResult, error)
 }
 
 // Config holds what the activities need besides their dependencies.
@@ -50,10 +52,13 @@ func (a *Activities) Named() []NamedActivity {
 	return []NamedActivity{
 		{domain.ActCreateTask, a.CreateTask},
 		{domain.ActCloseTask, a.CloseTask},
+		{domain.ActNotifyTask, a.NotifyTask},
 		{domain.ActSendReminder, a.SendReminder},
 		{domain.ActRaiseEscalation, a.RaiseEscalation},
 		{domain.ActRecordAudit, a.RecordAudit},
 		{domain.ActSendEmail, a.SendEmail},
+		{domain.ActQueueEmail, a.QueueEmail},
+		{domain.ActDeliverEmail, a.DeliverEmail},
 		{domain.ActProjectComplaint, a.ProjectComplaint},
 		{domain.ActRequestFeedback, a.RequestFeedback},
 	}
@@ -79,6 +84,27 @@ func (a *Activities) SendEmail(ctx context.Context, in domain.SendEmailInput) (d
 	res, err := a.Mail.Send(ctx, in)
 	if isNonRetryable(err) {
 		a.logger(ctx).Warn("e-mail failed", "key", in.IdempotencyKey, "template", in.Template, "err", err)
+	}
+	return res, err
+}
+
+// QueueEmail writes one e-mail to the outbox, once per idempotency key, without sending
+// it: a short database write that a workflow runs in the step that causes the e-mail.
+func (a *Activities) QueueEmail(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	if in.IdempotencyKey == "" {
+		return domain.SendEmailResult{}, invalidInput("e-mail needs an idempotency key")
+	}
+	return a.Mail.Queue(ctx, in)
+}
+
+// DeliverEmail sends a queued e-mail, exactly once per idempotency key (see SendEmail).
+func (a *Activities) DeliverEmail(ctx context.Context, in domain.DeliverEmailInput) (domain.SendEmailResult, error) {
+	if in.IdempotencyKey == "" {
+		return domain.SendEmailResult{}, invalidInput("e-mail needs an idempotency key")
+	}
+	res, err := a.Mail.Deliver(ctx, in.IdempotencyKey)
+	if isNonRetryable(err) {
+		a.logger(ctx).Warn("e-mail failed", "key", in.IdempotencyKey, "err", err)
 	}
 	return res, err
 }

@@ -23,9 +23,10 @@ const publicURL = "http://sf.test"
 
 // fakeMail records every Send; err, when set, decides the error of each call.
 type fakeMail struct {
-	mu    sync.Mutex
-	calls []domain.SendEmailInput
-	err   func(domain.SendEmailInput) error
+	mu        sync.Mutex
+	calls     []domain.SendEmailInput
+	err       func(domain.SendEmailInput) error
+	delivered []string
 }
 
 func (m *fakeMail) Send(_ context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
@@ -38,6 +39,21 @@ func (m *fakeMail) Send(_ context.Context, in domain.SendEmailInput) (domain.Sen
 		}
 	}
 	return domain.SendEmailResult{EmailID: "eml_" + in.IdempotencyKey, Status: "sent"}, nil
+}
+
+// Queue records the call like Send; nothing is sent.
+func (m *fakeMail) Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	res, err := m.Send(ctx, in)
+	res.Status = "queued"
+	return res, err
+}
+
+// Deliver records the key it was asked to send.
+func (m *fakeMail) Deliver(_ context.Context, key string) (domain.SendEmailResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.delivered = append(m.delivered, key)
+	return domain.SendEmailResult{EmailID: "eml_" + key, Status: "sent"}, nil
 }
 
 func (m *fakeMail) sent() []domain.SendEmailInput {
@@ -122,8 +138,9 @@ func TestNamedCoversEveryActivity(t *testing.T) {
 		require.NotNil(t, n.Fn, n.Name)
 		names = append(names, n.Name)
 	}
-	want := []string{domain.ActCreateTask, domain.ActCloseTask, domain.ActSendReminder, domain.ActRaiseEscalation,
-		domain.ActRecordAudit, domain.ActSendEmail, domain.ActProjectComplaint, domain.ActRequestFeedback}
+	want := []string{domain.ActCreateTask, domain.ActCloseTask, domain.ActNotifyTask, domain.ActSendReminder, domain.ActRaiseEscalation,
+		domain.ActRecordAudit, domain.ActSendEmail, domain.ActQueueEmail, domain.ActDeliverEmail, domain.ActProjectComplaint,
+		domain.ActRequestFeedback}
 	assert.ElementsMatch(t, want, names)
 }
 
@@ -232,6 +249,45 @@ func TestCreateTaskMailErrors(t *testing.T) {
 		"task/tsk_E/assigned/carol", "task/tsk_E/assigned/cathy", // first attempt
 		"task/tsk_E/assigned/carol", "task/tsk_E/assigned/cathy", "task/tsk_E/assigned/cindy", // retry
 	}, m.keys())
+}
+
+func TestDeferredNoticesGoOutWithNotifyTask(t *testing.T) {
+	a, m := setup(t)
+	ctx := context.Background()
+	in := taskInput("tsk_N")
+	in.Assignee = "cathy" // out of office: delegated to carol
+	in.DeferNotify = true
+
+	res, err := a.CreateTask(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, domain.CreateTaskResult{TaskID: "tsk_N", Assignee: "carol", DelegatedFrom: "cathy"}, res)
+	assert.Empty(t, m.keys(), "the task row is written without waiting for the mail provider")
+	assert.Equal(t, 1, auditCount(t, a.Store, "task_created"))
+
+	require.NoError(t, a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_N"}))
+	assert.Equal(t, []string{"task/tsk_N/assigned/carol"}, m.keys())
+	assert.Equal(t, "cathy", m.sent()[0].Data["delegated_from"])
+	assert.Equal(t, domain.TmplTaskAssigned, m.sent()[0].Template)
+
+	// A notice for a task closed in the meantime is not queued any more, but one an
+	// earlier attempt left in the outbox (it died mid-send) is delivered; settled ones
+	// and other tasks' notices are left alone. An unknown task is a bug.
+	m.reset()
+	_, err = a.Store.Pool.Exec(ctx, `INSERT INTO emails (id, idempotency_key, to_email, locale, template, status) VALUES
+		('eml_1', 'task/tsk_N/assigned/carol', 'carol@example.com', 'en', 'task_assigned', 'sending'),
+		('eml_2', 'task/tsk_N/assigned/cindy', 'cindy@example.com', 'en', 'task_assigned', 'queued'),
+		('eml_3', 'task/tsk_N/assigned/dave', 'dave@example.com', 'en', 'task_assigned', 'sent'),
+		('eml_4', 'task/tsk_NX/assigned/carol', 'carol@example.com', 'en', 'task_assigned', 'queued')`)
+	require.NoError(t, err)
+	require.NoError(t, a.CloseTask(ctx, domain.CloseTaskInput{TaskID: "tsk_N", Status: domain.TaskCancelled,
+		Process: domain.ProcessComplaint, ProcessID: "cmp_1"}))
+	require.NoError(t, a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_N"}))
+	assert.Empty(t, m.keys())
+	assert.Equal(t, []string{"task/tsk_N/assigned/carol", "task/tsk_N/assigned/cindy"}, m.delivered)
+	err = a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_nope"})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.True(t, appErr.NonRetryable())
 }
 
 func TestCreateTaskRejectsBadInput(t *testing.T) {

@@ -61,8 +61,13 @@ func (a *Activities) RequestFeedback(ctx context.Context, in domain.FeedbackRequ
 		return domain.FeedbackRequestResult{}, err
 	}
 	url := a.link("/c/feedback/" + token)
-	_, err = a.Mail.Send(ctx, domain.SendEmailInput{
-		IdempotencyKey: in.WorkflowID + "/feedback/" + strconv.Itoa(in.Round),
+	send := a.Mail.Send
+	if in.QueueOnly {
+		send = a.Mail.Queue
+	}
+	key := in.WorkflowID + "/feedback/" + strconv.Itoa(in.Round)
+	email, err := send(ctx, domain.SendEmailInput{
+		IdempotencyKey: key,
 		To:             in.To,
 		Locale:         orDefault(in.Locale, "en"),
 		Template:       domain.TmplFeedbackRequest,
@@ -79,5 +84,5 @@ func (a *Activities) RequestFeedback(ctx context.Context, in domain.FeedbackRequ
 	if err != nil {
 		return domain.FeedbackRequestResult{}, err
 	}
-	return domain.FeedbackRequestResult{URL: url}, nil
+	return domain.FeedbackRequestResult{URL: url, EmailKey: key, Email: email}, nil
 }

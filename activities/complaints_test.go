@@ -161,4 +161,13 @@ func TestRequestFeedbackRetryReusesLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, first.URL, third.URL)
 	assert.Equal(t, "complaint/cmp_3/feedback/2", m.keys()[2])
+	assert.Equal(t, "sent", third.Email.Status)
+
+	// QueueOnly leaves the delivery to the workflow, which gets the key to deliver.
+	req.Round, req.QueueOnly = 3, true
+	fourth, err := a.RequestFeedback(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, "complaint/cmp_3/feedback/3", fourth.EmailKey)
+	assert.Equal(t, "queued", fourth.Email.Status)
+	assert.Equal(t, "complaint/cmp_3/feedback/3", m.keys()[3])
 }

@@ -61,21 +61,63 @@ func (a *Activities) CreateTask(ctx context.Context, in domain.CreateTaskInput) 
 	a.logger(ctx).Info("task created", "task_id", t.ID, "step", t.Step, "assignee", t.Assignee,
 		"candidate_groups", t.CandidateGroups)
 	if t.Status != domain.TaskOpen {
-		return res, nil // a late retry: nobody needs to hear about a closed task
+		// A late retry: nobody needs to hear about a closed task, but what the first
+		// attempt queued still goes out.
+		return res, a.finishNotices(ctx, t)
 	}
+	if in.DeferNotify {
+		return res, nil
+	}
+	if err := a.notifyTask(ctx, t); err != nil {
+		return domain.CreateTaskResult{}, err
+	}
+	return res, nil
+}
+
+// NotifyTask e-mails task_assigned for a task opened with DeferNotify, to the assignee
+// or to every member of the candidate groups, once per recipient. A task closed in the
+// meantime is skipped.
+func (a *Activities) NotifyTask(ctx context.Context, in domain.NotifyTaskInput) error {
+	t, err := store.GetTaskSnapshot(ctx, a.Store.Pool, in.TaskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return invalidInput("no task " + in.TaskID)
+	}
+	if err != nil {
+		return err
+	}
+	if t.Status != domain.TaskOpen {
+		return a.finishNotices(ctx, t)
+	}
+	return a.notifyTask(ctx, t)
+}
+
+// finishNotices delivers the notices of a closed task that an earlier attempt queued
+// but did not see sent (it died mid-send, say): the outbox sends what it holds exactly
+// once. Notices not queued yet are not queued any more.
+func (a *Activities) finishNotices(ctx context.Context, t store.TaskSnapshot) error {
+	keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if _, err := a.Mail.Deliver(ctx, key); err != nil && !isNonRetryable(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// notifyTask sends the task_assigned notices of t.
+func (a *Activities) notifyTask(ctx context.Context, t store.TaskSnapshot) error {
 	to, err := a.taskRecipients(ctx, t)
 	if err != nil {
-		return domain.CreateTaskResult{}, err
+		return err
 	}
 	data := a.taskMailData(t)
 	if t.DelegatedFrom != "" {
 		data["delegated_from"] = t.DelegatedFrom
 	}
-	err = a.notifyUsers(ctx, to, "task/"+t.ID+"/assigned/", a.taskMail(t, domain.TmplTaskAssigned), data)
-	if err != nil {
-		return domain.CreateTaskResult{}, err
-	}
-	return res, nil
+	return a.notifyUsers(ctx, to, "task/"+t.ID+"/assigned/", a.taskMail(t, domain.TmplTaskAssigned), data)
 }
 
 // avoidSelfReview applies the rule that nobody reviews their own submission: the users in

@@ -29,11 +29,16 @@ type FeedbackRequestInput struct {
 	Locale      string         `json:"locale"`
 	Subject     string         `json:"subject"`
 	At          time.Time      `json:"at"`
+	// QueueOnly: queue the e-mail in the outbox and leave its delivery to the workflow
+	// (DeliverEmail with Result.EmailKey).
+	QueueOnly bool `json:"queue_only,omitempty"`
 }
 
 // FeedbackRequestResult returns the link that was sent.
 type FeedbackRequestResult struct {
-	URL string `json:"url"`
+	URL      string          `json:"url"`
+	EmailKey string          `json:"email_key,omitempty"`
+	Email    SendEmailResult `json:"email"`
 }
 
 // Feedback is the customer's answer (submit-feedback Update).

@@ -70,6 +70,14 @@ type CreateTaskInput struct {
 	DueAt           time.Time      `json:"due_at"`
 	CreatedAt       time.Time      `json:"created_at"`
 	Locale          string         `json:"locale,omitempty"`
+	// DeferNotify: the workflow sends the task_assigned notices itself afterwards
+	// (NotifyTask), so that opening the task does not wait for the mail provider.
+	DeferNotify bool `json:"defer_notify,omitempty"`
+}
+
+// NotifyTaskInput sends the task_assigned notices of a task opened with DeferNotify.
+type NotifyTaskInput struct {
+	TaskID string `json:"task_id"`
 }
 
 // CreateTaskResult tells the workflow whom the task went to (after delegation).
@@ -171,6 +179,11 @@ type SendEmailInput struct {
 	WorkflowID     string         `json:"workflow_id"`
 }
 
+// DeliverEmailInput names a queued e-mail (QueueEmail) to send.
+type DeliverEmailInput struct {
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
 // SendEmailResult is the outbox row's state after the attempt.
 type SendEmailResult struct {
 	EmailID           string `json:"email_id"`
@@ -194,10 +207,13 @@ const (
 const (
 	ActCreateTask       = "CreateTask"
 	ActCloseTask        = "CloseTask"
+	ActNotifyTask       = "NotifyTask"
 	ActSendReminder     = "SendReminder"
 	ActRaiseEscalation  = "RaiseEscalation"
 	ActRecordAudit      = "RecordAudit"
 	ActSendEmail        = "SendEmail"
+	ActQueueEmail       = "QueueEmail"
+	ActDeliverEmail     = "DeliverEmail"
 	ActProjectComplaint = "ProjectComplaint"
 	ActRequestFeedback  = "RequestFeedback"
 )

@@ -48,7 +48,8 @@ type Outbox struct {
 	Log    *slog.Logger
 }
 
-// Send is the body of the SendEmail activity: exactly-once per in.IdempotencyKey.
+// Send is the body of the SendEmail activity: exactly-once per in.IdempotencyKey. It is
+// Queue and Deliver in one call.
 //
 // It returns the row's state (nil error) when the message was sent now or before, or
 // failed for good (a 4xx other than 408/429, or a template that does not render): the
@@ -56,14 +57,52 @@ type Outbox struct {
 // back in the queue and returns a retryable error, with the provider's rate-limit reset
 // as the next retry delay.
 func (o *Outbox) Send(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
-	if in.IdempotencyKey == "" || in.To.Email == "" {
-		return domain.SendEmailResult{}, temporal.NewNonRetryableApplicationError(
-			"send e-mail: idempotency key and recipient are required", "InvalidEmail", nil)
-	}
-	e, err := o.enqueue(ctx, in)
+	e, err := o.queue(ctx, in)
 	if err != nil {
 		return domain.SendEmailResult{}, err
 	}
+	return o.deliver(ctx, in, e)
+}
+
+// Queue renders the message and writes its outbox row, once per in.IdempotencyKey,
+// without calling the provider: the body of the QueueEmail activity, which a workflow
+// runs in the step that causes the e-mail. Deliver sends it. It returns the row's state:
+// queued, or failed when the template does not render, or whatever an earlier call left.
+func (o *Outbox) Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	e, err := o.queue(ctx, in)
+	if err != nil {
+		return domain.SendEmailResult{}, err
+	}
+	return result(e), nil
+}
+
+// Deliver sends the queued e-mail with this idempotency key, with the guarantees and
+// the results of Send: the body of the DeliverEmail activity.
+func (o *Outbox) Deliver(ctx context.Context, key string) (domain.SendEmailResult, error) {
+	e, err := o.Store.EmailByKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return domain.SendEmailResult{}, temporal.NewNonRetryableApplicationError(
+			"deliver e-mail: nothing queued under key "+key, "InvalidEmail", nil)
+	}
+	if err != nil {
+		return domain.SendEmailResult{}, err
+	}
+	in := domain.SendEmailInput{IdempotencyKey: e.IdempotencyKey, Template: e.Template,
+		Process: e.Process, ProcessID: e.ProcessID, WorkflowID: e.WorkflowID}
+	return o.deliver(ctx, in, e)
+}
+
+// queue validates in and enqueues it.
+func (o *Outbox) queue(ctx context.Context, in domain.SendEmailInput) (store.Email, error) {
+	if in.IdempotencyKey == "" || in.To.Email == "" {
+		return store.Email{}, temporal.NewNonRetryableApplicationError(
+			"send e-mail: idempotency key and recipient are required", "InvalidEmail", nil)
+	}
+	return o.enqueue(ctx, in)
+}
+
+// deliver claims the outbox row e and sends it, unless it is settled.
+func (o *Outbox) deliver(ctx context.Context, in domain.SendEmailInput, e store.Email) (domain.SendEmailResult, error) {
 	if e.Settled() {
 		return result(e), nil
 	}

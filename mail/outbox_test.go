@@ -214,6 +214,58 @@ func TestEmailOutboxSendsOnce(t *testing.T) {
 	assert.Equal(t, "li.wei@example.com", sent[0].Detail["to"])
 }
 
+// Queue writes the row without calling the provider; Deliver sends it once, with the
+// audit event, and later calls (or a Send with the same key) change nothing.
+func TestEmailOutboxQueueThenDeliver(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeSendGrid(t)
+	o := newOutbox(t, f)
+	in := ackInput("complaint/CMP-2024-0001/ack")
+
+	queued, err := o.Queue(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, "queued", queued.Status)
+	assert.Empty(t, f.calls())
+	again, err := o.Queue(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, queued, again, "queued once per key")
+
+	sent, err := o.Deliver(ctx, in.IdempotencyKey)
+	require.NoError(t, err)
+	assert.Equal(t, "sent", sent.Status)
+	assert.Equal(t, queued.EmailID, sent.EmailID)
+	for range 2 {
+		res, err := o.Deliver(ctx, in.IdempotencyKey)
+		require.NoError(t, err)
+		assert.Equal(t, sent, res)
+	}
+	res, err := o.Send(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, sent, res)
+	require.Len(t, f.calls(), 1)
+	assert.Equal(t, in.IdempotencyKey, f.calls()[0].CustomKey)
+	events := auditEvents(t, o.Store, "email_sent")
+	require.Len(t, events, 1)
+	assert.Equal(t, sent.EmailID, events[0].Detail["email_id"])
+
+	// A key with nothing queued is a bug in the caller: not retried.
+	_, err = o.Deliver(ctx, "complaint/CMP-2024-0001/nothing")
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.NonRetryable())
+
+	// A message that does not render is failed when queued, and Deliver reports it.
+	bad := ackInput("k/render")
+	delete(bad.Data, "response_due_at")
+	queued, err = o.Queue(ctx, bad)
+	require.NoError(t, err)
+	assert.Equal(t, "failed", queued.Status)
+	res, err = o.Deliver(ctx, bad.IdempotencyKey)
+	require.NoError(t, err)
+	assert.Equal(t, "failed", res.Status)
+	assert.Len(t, f.calls(), 1)
+}
+
 func TestEmailOutboxConcurrentSendsOnce(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeSendGrid(t)

@@ -102,6 +102,19 @@ func (s *Store) EmailByKey(ctx context.Context, key string) (Email, error) {
 	return scanEmail(s.Pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE idempotency_key = $1`, key))
 }
 
+// UnsettledEmailKeys lists the keys starting with prefix of the e-mails that have not
+// left the outbox: queued, or being sent by an attempt that may have died. It is for the
+// rare clean-up of one task's notices, so a scan of the matching rows is fine.
+func (s *Store) UnsettledEmailKeys(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT idempotency_key FROM emails
+		WHERE starts_with(idempotency_key, $1) AND status IN ('queued', 'sending')
+		ORDER BY idempotency_key`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // ClaimEmail takes the lease on a queued row, or on a row whose previous attempt's lease
 // has run out, and counts the attempt. It reports false when the row is settled or
 // another attempt holds a live lease.

@@ -37,6 +37,14 @@ func (m *recordingMail) Send(_ context.Context, in domain.SendEmailInput) (domai
 	return domain.SendEmailResult{EmailID: "eml_1", Status: "sent"}, nil
 }
 
+func (m *recordingMail) Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+	return m.Send(ctx, in)
+}
+
+func (m *recordingMail) Deliver(_ context.Context, key string) (domain.SendEmailResult, error) {
+	return m.Send(context.Background(), domain.SendEmailInput{IdempotencyKey: key})
+}
+
 func TestActivitiesRunByTheirNames(t *testing.T) {
 	s := storetest.New(t, "worker")
 	mail := &recordingMail{}

@@ -63,8 +63,9 @@ type complaint struct {
 	awaitingFeedback bool
 	feedback         *domain.Feedback
 
-	contacts int  // contact_customer tasks not yet finished
-	ending   bool // the main flow is done: the workflow ends once contacts is 0
+	contacts   int  // contact_customer tasks not yet finished
+	deliveries int  // e-mails queued and not yet delivered (versionLocalWrites)
+	ending     bool // the main flow is done: the workflow ends once contacts is 0
 }
 
 // ComplaintWorkflow runs one complaint through receive → evaluate → respond → resolve
@@ -99,7 +100,7 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 		return c.state(), err
 	}
 	c.ending = true
-	if err := c.tasks.Await(ctx, func() bool { return c.contacts == 0 }); err != nil {
+	if err := c.tasks.Await(ctx, func() bool { return c.contacts == 0 && c.deliveries == 0 }); err != nil {
 		return c.state(), err
 	}
 	return c.state(), c.tasks.Finish(ctx)
@@ -307,14 +308,19 @@ func (c *complaint) followUp(ctx workflow.Context) (reopened bool, err error) {
 	// returns, let alone before the projection below.
 	c.feedback, c.awaitingFeedback = nil, true
 	var link domain.FeedbackRequestResult
-	err = execute(ctx, domain.ActRequestFeedback, domain.FeedbackRequestInput{
+	err = write(ctx, c.tasks.local, domain.ActRequestFeedback, domain.FeedbackRequestInput{
 		ComplaintID: c.in.ID, WorkflowID: c.wfID, Round: c.st.Round,
 		To: c.customer(), Locale: c.in.Locale, Subject: c.in.Subject, At: utcNow(ctx),
+		QueueOnly: c.tasks.local,
 	}, &link)
 	requested := map[string]any{"round": c.st.Round}
-	if err != nil {
+	switch {
+	case err != nil:
 		workflow.GetLogger(ctx).Warn("request feedback", "error", err)
 		requested["error"] = err.Error()
+	case c.tasks.local:
+		key := fmt.Sprintf("feedback/%d", c.st.Round)
+		c.deliver(ctx, requested, key, domain.TmplFeedbackRequest, link.EmailKey, link.Email, nil)
 	}
 	if err := c.project(ctx, "system", "feedback_requested", requested, domain.ComplaintProjection{}); err != nil {
 		return false, err
@@ -430,7 +436,7 @@ func (c *complaint) project(ctx workflow.Context, actor, event string, detail ma
 	p.ComplaintID = c.in.ID
 	p.Status = c.st.Status
 	if event == "" { // a projection only; the activity that caused it wrote the audit event
-		return execute(ctx, domain.ActProjectComplaint, p, nil)
+		return write(ctx, c.tasks.local, domain.ActProjectComplaint, p, nil)
 	}
 	c.audit++
 	p.Audit = domain.AuditInput{
@@ -438,7 +444,7 @@ func (c *complaint) project(ctx workflow.Context, actor, event string, detail ma
 		Process: domain.ProcessComplaint, ProcessID: c.in.ID,
 		Actor: actor, Event: event, Detail: detail, At: utcNow(ctx),
 	}
-	return execute(ctx, domain.ActProjectComplaint, p, nil)
+	return write(ctx, c.tasks.local, domain.ActProjectComplaint, p, nil)
 }
 
 // email sends a templated e-mail to the customer and returns audit detail about it. A
@@ -449,12 +455,20 @@ func (c *complaint) email(ctx workflow.Context, key, template string, data map[s
 	data["complaint_id"] = c.in.ID
 	data["customer_name"] = c.in.CustomerName
 	data["subject"] = c.in.Subject
-	var res domain.SendEmailResult
-	err := execute(ctx, domain.ActSendEmail, domain.SendEmailInput{
+	in := domain.SendEmailInput{
 		IdempotencyKey: c.wfID + "/" + key, To: c.customer(), Locale: c.in.Locale,
 		Template: template, Data: data,
 		Process: domain.ProcessComplaint, ProcessID: c.in.ID, WorkflowID: c.wfID,
-	}, &res)
+	}
+	if c.tasks.local {
+		var res domain.SendEmailResult
+		err := write(ctx, true, domain.ActQueueEmail, in, &res)
+		detail := map[string]any{}
+		c.deliver(ctx, detail, key, template, in.IdempotencyKey, res, err)
+		return detail
+	}
+	var res domain.SendEmailResult
+	err := execute(ctx, domain.ActSendEmail, in, &res)
 	detail := map[string]any{"template": template, "email_id": res.EmailID, "email_status": res.Status}
 	reason := res.Error
 	if err != nil {
@@ -466,6 +480,45 @@ func (c *complaint) email(ctx workflow.Context, key, template string, data map[s
 		c.contactCustomer(ctx, key, template, reason)
 	}
 	return detail
+}
+
+// deliver sends an e-mail queued in the outbox (versionLocalWrites) in the background:
+// the step that caused it goes on without waiting for the mail provider. queued and err
+// are what queuing it returned; the audit detail it returns describes that. An e-mail
+// that fails for good, now or when delivered, asks a handler to reach the customer
+// another way. The workflow ends only after every delivery. It adds the e-mail's audit
+// detail to detail.
+func (c *complaint) deliver(ctx workflow.Context, detail map[string]any, key, template, emailKey string, queued domain.SendEmailResult, err error) {
+	detail["template"], detail["email_id"], detail["email_status"] = template, queued.EmailID, queued.Status
+	failed := func(ctx workflow.Context, reason string) {
+		if ctx.Err() == nil {
+			c.contactCustomer(ctx, key, template, reason)
+		}
+	}
+	switch {
+	case err != nil:
+		workflow.GetLogger(ctx).Warn("queue e-mail", "template", template, "error", err)
+		detail["email_status"], detail["error"] = emailFailed, err.Error()
+		failed(ctx, err.Error())
+	case queued.Status == emailFailed: // the template did not render
+		detail["error"] = queued.Error
+		failed(ctx, queued.Error)
+	default:
+		c.deliveries++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { c.deliveries-- }()
+			var sent domain.SendEmailResult
+			err := execute(ctx, domain.ActDeliverEmail, domain.DeliverEmailInput{IdempotencyKey: emailKey}, &sent)
+			switch {
+			case err != nil && temporal.IsCanceledError(err):
+			case err != nil:
+				workflow.GetLogger(ctx).Warn("deliver e-mail", "template", template, "error", err)
+				failed(ctx, err.Error())
+			case sent.Status == emailFailed:
+				failed(ctx, sent.Error)
+			}
+		})
+	}
 }
 
 // emailFailed is the SendEmail result status of an e-mail that will never be sent.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,7 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/serviceflow/serviceflow/domain"
 )
@@ -73,7 +77,7 @@ func TestComplaintOnTimeNoEscalation(t *testing.T) {
 	assert.Equal(t, []string{domain.TmplComplaintAck, domain.TmplComplaintResponse, domain.TmplComplaintResolution}, h.templates())
 
 	// The ack goes out at once with a deterministic key; the response carries the message.
-	emails := h.f.of(domain.ActSendEmail)
+	emails := h.emails()
 	assert.Equal(t, t0, emails[0].At)
 	assert.Equal(t, testWorkflowID+"/ack", emails[0].In.(domain.SendEmailInput).IdempotencyKey)
 	assert.Equal(t, "buyer@acme.test", emails[0].In.(domain.SendEmailInput).To.Email)
@@ -389,7 +393,7 @@ func TestComplaintDissatisfiedFeedbackReopens(t *testing.T) {
 	assert.Equal(t, []string{domain.TmplComplaintAck, domain.TmplComplaintResponse,
 		domain.TmplComplaintResolution, domain.TmplComplaintResolution}, h.templates())
 	keys := []string{}
-	for _, c := range h.f.of(domain.ActSendEmail) {
+	for _, c := range h.emails() {
 		keys = append(keys, c.In.(domain.SendEmailInput).IdempotencyKey)
 	}
 	assert.Equal(t, testWorkflowID+"/resolution/2", keys[3], "each round's resolution e-mail has its own key")
@@ -567,8 +571,10 @@ func TestComplaintMailFailureAsksToContactCustomer(t *testing.T) {
 		"received:received", "acknowledged:evaluating", "evaluated:responding", "responded:resolving",
 		"resolved:following_up", "feedback_requested:following_up", "feedback_received:following_up", "closed:closed",
 	}, h.statuses())
+	// The acknowledgement was queued with the step and failed when delivered, beside
+	// the main flow (the outbox records the failure in the timeline itself).
 	ack, _ := h.projection("acknowledged")
-	assert.Equal(t, "failed", ack.Audit.Detail["email_status"])
+	assert.Equal(t, "queued", ack.Audit.Detail["email_status"])
 
 	ackIn := h.task(domain.StepContactCustomer, 1, "ack")
 	assert.Equal(t, ackTask, ackIn.TaskID)
@@ -598,4 +604,73 @@ func TestComplaintMailFailureAsksToContactCustomer(t *testing.T) {
 	}
 	assert.Equal(t, []time.Duration{90 * time.Minute, 5 * hour}, contactCloses)
 	assert.Empty(t, h.f.of(domain.ActSendReminder))
+}
+
+// kinds records, per activity name, whether it ran as a local or a regular activity.
+func (h *harness) kinds() (local, regular map[string]int) {
+	local, regular = map[string]int{}, map[string]int{}
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		local[info.ActivityType.Name]++
+	})
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		regular[info.ActivityType.Name]++
+	})
+	return local, regular
+}
+
+// A run started at versionLocalWrites writes task rows and projections as local
+// activities, so a completion waits for no activity hand-off, and sends the task notices
+// in the background, once per task, before the workflow ends.
+func TestComplaintWritesLocallyAndNotifiesInBackground(t *testing.T) {
+	h := newHarness(t, nil)
+	local, regular := h.kinds()
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	h.feedback(4*hour, 5, "Thanks")
+	st, err := h.run()
+	require.NoError(t, err)
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+
+	assert.Equal(t, map[string]int{domain.ActCreateTask: 3, domain.ActCloseTask: 3, domain.ActProjectComplaint: 8,
+		domain.ActQueueEmail: 3, domain.ActRequestFeedback: 1}, local)
+	assert.Equal(t, map[string]int{domain.ActNotifyTask: 3, domain.ActDeliverEmail: 4}, regular)
+	var queued, delivered []string
+	for _, c := range h.f.of(domain.ActQueueEmail) {
+		queued = append(queued, c.In.(domain.SendEmailInput).IdempotencyKey)
+	}
+	queued = append(queued, testWorkflowID+"/feedback/1")
+	for _, c := range h.f.of(domain.ActDeliverEmail) {
+		delivered = append(delivered, c.In.(domain.DeliverEmailInput).IdempotencyKey)
+	}
+	assert.ElementsMatch(t, queued, delivered, "every queued e-mail is delivered once")
+	var created, notified []string
+	for _, in := range h.createdTasks() {
+		assert.True(t, in.DeferNotify, "task %s", in.TaskID)
+		created = append(created, in.TaskID)
+	}
+	for _, c := range h.f.of(domain.ActNotifyTask) {
+		notified = append(notified, c.In.(domain.NotifyTaskInput).TaskID)
+	}
+	assert.Equal(t, created, notified)
+}
+
+// A run from before versionLocalWrites keeps regular activities, and CreateTask still
+// sends the notices itself.
+func TestComplaintBeforeLocalWritesKeepsActivities(t *testing.T) {
+	h := newHarness(t, nil)
+	h.env.OnGetVersion(versionLocalWrites, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	local, regular := h.kinds()
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	h.feedback(4*hour, 5, "Thanks")
+	st, err := h.run()
+	require.NoError(t, err)
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+
+	assert.Empty(t, local)
+	assert.Equal(t, map[string]int{domain.ActCreateTask: 3, domain.ActCloseTask: 3, domain.ActProjectComplaint: 8,
+		domain.ActSendEmail: 3, domain.ActRequestFeedback: 1}, regular)
+	for _, in := range h.createdTasks() {
+		assert.False(t, in.DeferNotify, "task %s", in.TaskID)
+	}
 }

@@ -536,7 +536,7 @@ func (c *contract) project(ctx workflow.Context, actor, event string, detail map
 			Actor: actor, Event: event, Detail: detail, At: utcNow(ctx),
 		}
 	}
-	return execute(ctx, domain.ActProjectContract, p, nil)
+	return write(ctx, c.tasks.local, domain.ActProjectContract, p, nil)
 }
 
 // state is the query result: a copy of the state with the open tasks.

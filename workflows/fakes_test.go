@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -44,12 +46,31 @@ type fakes struct {
 	failReminder func(in domain.ReminderInput, now time.Time) error
 	// route, when set, decides whom CreateTask gives a task to (after delegates).
 	route func(domain.CreateTaskInput) domain.CreateTaskResult
+	// queued maps the idempotency key of each queued e-mail to its template.
+	queued map[string]string
 }
 
 func (f *fakes) record(name string, in any) {
+	in = roundTrip(in)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{Name: name, At: f.env.Now().UTC(), In: in})
+}
+
+// roundTrip returns in as an activity sees it in production, through the data
+// converter: the test environment hands local activities the workflow's values as they
+// are, so a []string in a map stays a []string instead of arriving as []any.
+func roundTrip(in any) any {
+	dc := converter.GetDefaultDataConverter()
+	p, err := dc.ToPayload(in)
+	if err != nil {
+		panic(err)
+	}
+	out := reflect.New(reflect.TypeOf(in))
+	if err := dc.FromPayload(p, out.Interface()); err != nil {
+		panic(err)
+	}
+	return out.Elem().Interface()
 }
 
 // of returns the calls of one activity, in order.
@@ -84,6 +105,10 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.record(domain.ActCloseTask, in)
 		return nil
 	})
+	reg(domain.ActNotifyTask, func(_ context.Context, in domain.NotifyTaskInput) error {
+		f.record(domain.ActNotifyTask, in)
+		return nil
+	})
 	reg(domain.ActSendReminder, func(_ context.Context, in domain.ReminderInput) error {
 		if f.failReminder != nil {
 			if err := f.failReminder(in, f.env.Now().UTC()); err != nil {
@@ -111,6 +136,26 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "sent"}, nil
 	})
+	reg(domain.ActQueueEmail, func(_ context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
+		f.record(domain.ActQueueEmail, in)
+		f.mu.Lock()
+		f.queued[in.IdempotencyKey] = in.Template
+		f.mu.Unlock()
+		return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "queued"}, nil
+	})
+	reg(domain.ActDeliverEmail, func(_ context.Context, in domain.DeliverEmailInput) (domain.SendEmailResult, error) {
+		f.record(domain.ActDeliverEmail, in)
+		f.mu.Lock()
+		template, ok := f.queued[in.IdempotencyKey]
+		f.mu.Unlock()
+		if !ok {
+			return domain.SendEmailResult{}, temporal.NewNonRetryableApplicationError("not queued: "+in.IdempotencyKey, "InvalidEmail", nil)
+		}
+		if reason, ok := f.failEmails[template]; ok {
+			return domain.SendEmailResult{EmailID: "eml_" + template, Status: "failed", Error: reason}, nil
+		}
+		return domain.SendEmailResult{EmailID: "eml_" + template, Status: "sent"}, nil
+	})
 	reg(domain.ActProjectComplaint, func(_ context.Context, in domain.ComplaintProjection) error {
 		f.record(domain.ActProjectComplaint, in)
 		return nil
@@ -129,7 +174,15 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	})
 	reg(domain.ActRequestFeedback, func(_ context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
 		f.record(domain.ActRequestFeedback, in)
-		return domain.FeedbackRequestResult{URL: fmt.Sprintf("http://test/c/feedback/%d", in.Round)}, nil
+		res := domain.FeedbackRequestResult{URL: fmt.Sprintf("http://test/c/feedback/%d", in.Round)}
+		if in.QueueOnly {
+			res.EmailKey = fmt.Sprintf("%s/feedback/%d", in.WorkflowID, in.Round)
+			res.Email = domain.SendEmailResult{EmailID: "eml_feedback", Status: "queued"}
+			f.mu.Lock()
+			f.queued[res.EmailKey] = domain.TmplFeedbackRequest
+			f.mu.Unlock()
+		}
+		return res, nil
 	})
 }
 
@@ -219,7 +272,7 @@ func newTestEnv(workflowID string) (*testsuite.TestWorkflowEnvironment, *fakes) 
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID, TaskQueue: domain.TaskQueue})
-	f := &fakes{env: env, delegates: map[string]string{}, failEmails: map[string]string{}}
+	f := &fakes{env: env, delegates: map[string]string{}, failEmails: map[string]string{}, queued: map[string]string{}}
 	f.register(env)
 	return env, f
 }
@@ -345,10 +398,16 @@ func (h *harness) escalationProjection() domain.ComplaintProjection {
 // templates lists the e-mail templates sent, in order.
 func (h *harness) templates() []string {
 	var out []string
-	for _, c := range h.f.of(domain.ActSendEmail) {
+	for _, c := range h.emails() {
 		out = append(out, c.In.(domain.SendEmailInput).Template)
 	}
 	return out
+}
+
+// emails lists the e-mails to the customer, sent (SendEmail, runs from before
+// versionLocalWrites) or queued (QueueEmail), in order, with when.
+func (h *harness) emails() []call {
+	return append(h.f.of(domain.ActSendEmail), h.f.of(domain.ActQueueEmail)...)
 }
 
 // createdTasks lists the CreateTask inputs, in order.

@@ -104,6 +104,10 @@ type Tasks struct {
 	level int     // highest escalation level raised in this run
 	// interrupted: Run and RunAll cancel their open tasks and return ErrInterrupted.
 	interrupted bool
+	// local: this run started at versionLocalWrites or later. Task rows and projections
+	// are local activities, and task notices go out in the background (notifying).
+	local     bool
+	notifying int // NotifyTask activities in flight
 }
 
 // task is the workflow-side state of one open task.
@@ -125,6 +129,7 @@ type task struct {
 // NewTasks registers the complete-task Update handler and returns the helper.
 func NewTasks(ctx workflow.Context, cfg TasksConfig) (*Tasks, error) {
 	h := &Tasks{cfg: cfg}
+	h.local = workflow.GetVersion(ctx, versionLocalWrites, workflow.DefaultVersion, 1) >= 1
 	err := workflow.SetUpdateHandlerWithOptions(ctx, domain.UpdateCompleteTask, h.complete,
 		workflow.UpdateHandlerOptions{Validator: h.validate})
 	if err != nil {
@@ -206,7 +211,7 @@ func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOut
 		// Open for completion at once: CreateTask commits the row before it sends the
 		// notices, so a person may act on the task before the activity returns.
 		h.open = append(h.open, t)
-		futures[i] = workflow.ExecuteActivity(withActivityOptions(ctx), domain.ActCreateTask, h.createInput(t, now))
+		futures[i] = startWrite(ctx, h.local, domain.ActCreateTask, h.createInput(t, now))
 	}
 	for i, f := range futures {
 		var res domain.CreateTaskResult
@@ -217,6 +222,9 @@ func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOut
 		t := tasks[i]
 		t.created, t.assignee, t.delegatedFrom = true, res.Assignee, res.DelegatedFrom
 		h.startSLA(ctx, t)
+		if h.local {
+			h.notify(ctx, t)
+		}
 	}
 
 	outcomes := make([]TaskOutcome, len(tasks))
@@ -306,10 +314,24 @@ func (h *Tasks) Settled(ctx workflow.Context) error {
 }
 
 // Finish marks the end of the workflow as a waiting point and waits until every Update
-// handler has returned. Call it last.
+// handler has returned and every task notice has gone out. Call it last.
 func (h *Tasks) Finish(ctx workflow.Context) error {
 	h.idle++
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && h.notifying == 0 })
+}
+
+// notify sends t's task_assigned notices in the background, so that neither the
+// workflow nor the complete-task Update that led to t waits for the mail provider. A
+// notice that fails for good is logged: the task is open in the inbox all the same.
+func (h *Tasks) notify(ctx workflow.Context, t *task) {
+	h.notifying++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { h.notifying-- }()
+		err := execute(ctx, domain.ActNotifyTask, domain.NotifyTaskInput{TaskID: t.id}, nil)
+		if err != nil && !temporal.IsCanceledError(err) {
+			workflow.GetLogger(ctx).Warn("task notice", "task_id", t.id, "error", err)
+		}
+	})
 }
 
 func (h *Tasks) status() string {
@@ -396,7 +418,7 @@ func (h *Tasks) createInput(t *task, now time.Time) domain.CreateTaskInput {
 		Step: s.Step, Round: s.Round, Title: s.Title,
 		Assignee: s.Assignee, CandidateGroups: s.CandidateGroups, ExcludeUsers: s.ExcludeUsers,
 		Actions: s.Actions, Form: s.Form, Context: s.Context, Priority: s.Priority,
-		DueAt: s.DueAt, CreatedAt: now, Locale: s.Locale,
+		DueAt: s.DueAt, CreatedAt: now, Locale: s.Locale, DeferNotify: h.local,
 	}
 }
 
@@ -413,7 +435,7 @@ func (h *Tasks) close(ctx workflow.Context, t *task, status string) error {
 	if d := t.done; d != nil && status == domain.TaskCompleted {
 		in.Actor, in.Action, in.Comment, in.Data, in.At = d.Actor, d.Action, d.Comment, d.Data, t.doneAt
 	}
-	if err := execute(ctx, domain.ActCloseTask, in, nil); err != nil {
+	if err := write(ctx, h.local, domain.ActCloseTask, in, nil); err != nil {
 		return fmt.Errorf("close task %s: %w", t.id, err)
 	}
 	t.closed = true

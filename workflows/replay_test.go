@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
@@ -65,6 +66,32 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
+			// Both sides of versionLocalWrites stay covered: recordings from before it
+			// carry its name in the file name, the others its version marker.
+			before := strings.Contains(f, ".before-local-writes.")
+			if has := hasVersionMarker(t, hist, versionLocalWrites); has == before {
+				t.Fatalf("%s: version marker %q present = %v", f, versionLocalWrites, has)
+			}
 		})
 	}
+}
+
+// hasVersionMarker reports whether the history recorded a GetVersion marker for changeID.
+func hasVersionMarker(t *testing.T, hist *historypb.History, changeID string) bool {
+	for _, ev := range hist.Events {
+		m := ev.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "Version" {
+			continue
+		}
+		var id string
+		if p := m.GetDetails()["change-id"]; p != nil {
+			if err := converter.GetDefaultDataConverter().FromPayloads(p, &id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if id == changeID {
+			return true
+		}
+	}
+	return false
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/serviceflow/serviceflow/devstack"
@@ -38,6 +40,8 @@ type faultRun struct {
 	db    *pgxpool.Pool
 	gate  *mailGate
 	api   *apiClient
+	// temporal is the Temporal frontend the processes run on.
+	temporal string
 }
 
 func newFaultRun(t *testing.T, prefix string) *faultRun {
@@ -93,6 +97,7 @@ func TestFaultRestart(t *testing.T) {
 		return p
 	}
 
+	r.temporal = temporalAddr
 	dev := startDev("dev-1")
 	r.api = newAPIClient(base, readTokens(t, filepath.Join(dataDir, "dev-tokens.json")))
 	up := time.Since(began)
@@ -167,6 +172,7 @@ func TestFaultWorkerLoss(t *testing.T) {
 	base := "http://" + httpAddr
 	env := r.env()
 	env["TEMPORAL_ADDRESS"] = temporal.FrontendAddr()
+	r.temporal = temporal.FrontendAddr()
 	env["SERVICEFLOW_HTTP_ADDR"] = httpAddr
 	env["SERVICEFLOW_PUBLIC_URL"] = base
 	waitReady(t, startProc(t, "api", bin, env, "api"), base, 60*time.Second)
@@ -489,12 +495,33 @@ func (r *faultRun) giveFeedback(ctx context.Context, id string) error {
 	})
 }
 
+// waitEnded waits until every complaint's workflow has ended successfully. A workflow
+// ends only once its e-mails and task notices are out, and those whose attempt died with
+// the process are retried only after their activity timeout.
+func (r *faultRun) waitEnded(ids []string) {
+	r.t.Helper()
+	c, err := client.Dial(client.Options{HostPort: r.temporal,
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+	if err != nil {
+		r.t.Fatalf("temporal client: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, id := range ids {
+		if err := c.GetWorkflow(ctx, domain.ComplaintWorkflowID(id), "").Get(ctx, nil); err != nil {
+			r.t.Fatalf("complaint %s did not end: %v", id, err)
+		}
+	}
+}
+
 // checkExactlyOnce checks that nothing was lost or doubled: each e-mail key accepted
 // once by the provider and marked sent in the outbox, each complaint's own e-mails
 // once, three completed tasks per complaint, escalations unique per task and level.
 func (r *faultRun) checkExactlyOnce(ids []string) {
 	t := r.t
 	t.Helper()
+	r.waitEnded(ids)
 	if dup := r.gate.sg.duplicates(); len(dup) > 0 {
 		t.Errorf("e-mails sent twice: %v", dup)
 	}
