@@ -674,3 +674,30 @@ func TestComplaintBeforeLocalWritesKeepsActivities(t *testing.T) {
 		assert.False(t, in.DeferNotify, "task %s", in.TaskID)
 	}
 }
+
+// A feedback request the provider refuses for good asks the owner to reach the customer
+// another way, as any other customer e-mail does; without feedback the complaint still
+// closes after the wait, and the workflow ends once the contact task is done.
+func TestComplaintFeedbackMailFailureAsksToContactCustomer(t *testing.T) {
+	h := newHarness(t, nil)
+	h.f.failEmails[domain.TmplFeedbackRequest] = "send e-mail: status 400: mailbox unavailable"
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	done := h.complete(5*hour, domain.StepContactCustomer, 1, "feedback/1", ActionDone, "carol",
+		map[string]any{"note": "Called; the customer is satisfied."})
+
+	st, err := h.run()
+	require.NoError(t, err)
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+	assert.Equal(t, domain.ComplaintFollowingUp, done.response(t).ProcessStatus)
+	contact := h.task(domain.StepContactCustomer, 1, "feedback/1")
+	assert.Equal(t, "carol", contact.Assignee)
+	assert.Equal(t, t0.Add(3*hour), contact.CreatedAt)
+	assert.Equal(t, domain.TmplFeedbackRequest, contact.Context["failed_template"])
+	assert.Equal(t, h.f.failEmails[domain.TmplFeedbackRequest], contact.Context["failure_reason"])
+	requested, _ := h.projection("feedback_requested")
+	assert.Equal(t, "queued", requested.Audit.Detail["email_status"])
+	closed, at := h.projection("closed")
+	assert.Equal(t, "no_feedback", closed.Audit.Detail["reason"])
+	assert.Equal(t, t0.Add(3*hour+7*day), at)
+}
