@@ -618,19 +618,26 @@ func (h *harness) kinds() (local, regular map[string]int) {
 	return local, regular
 }
 
+// runRecordingKinds runs the on-time path to closed and returns how many times each
+// activity ran as a local and as a regular activity.
+func (h *harness) runRecordingKinds() (local, regular map[string]int) {
+	h.t.Helper()
+	local, regular = h.kinds()
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	h.feedback(4*hour, 5, "Thanks")
+	st, err := h.run()
+	require.NoError(h.t, err)
+	assert.Equal(h.t, domain.ComplaintClosed, st.Status)
+	return local, regular
+}
+
 // A run started at versionLocalWrites writes task rows and projections as local
 // activities, so a completion waits for no activity hand-off, and sends the task notices
 // in the background, once per task, before the workflow ends.
 func TestComplaintWritesLocallyAndNotifiesInBackground(t *testing.T) {
 	h := newHarness(t, nil)
-	local, regular := h.kinds()
-	h.evaluateAndRespond()
-	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
-	h.feedback(4*hour, 5, "Thanks")
-	st, err := h.run()
-	require.NoError(t, err)
-	assert.Equal(t, domain.ComplaintClosed, st.Status)
-
+	local, regular := h.runRecordingKinds()
 	assert.Equal(t, map[string]int{domain.ActCreateTask: 3, domain.ActCloseTask: 3, domain.ActProjectComplaint: 8,
 		domain.ActQueueEmail: 3, domain.ActRequestFeedback: 1}, local)
 	assert.Equal(t, map[string]int{domain.ActNotifyTask: 3, domain.ActDeliverEmail: 4}, regular)
@@ -659,14 +666,7 @@ func TestComplaintWritesLocallyAndNotifiesInBackground(t *testing.T) {
 func TestComplaintBeforeLocalWritesKeepsActivities(t *testing.T) {
 	h := newHarness(t, nil)
 	h.env.OnGetVersion(versionLocalWrites, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	local, regular := h.kinds()
-	h.evaluateAndRespond()
-	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
-	h.feedback(4*hour, 5, "Thanks")
-	st, err := h.run()
-	require.NoError(t, err)
-	assert.Equal(t, domain.ComplaintClosed, st.Status)
-
+	local, regular := h.runRecordingKinds()
 	assert.Empty(t, local)
 	assert.Equal(t, map[string]int{domain.ActCreateTask: 3, domain.ActCloseTask: 3, domain.ActProjectComplaint: 8,
 		domain.ActSendEmail: 3, domain.ActRequestFeedback: 1}, regular)
