@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -700,4 +701,37 @@ func TestComplaintFeedbackMailFailureAsksToContactCustomer(t *testing.T) {
 	closed, at := h.projection("closed")
 	assert.Equal(t, "no_feedback", closed.Audit.Detail["reason"])
 	assert.Equal(t, t0.Add(3*hour+7*day), at)
+}
+
+// The feedback link can reach the customer before RequestFeedback returns (its e-mail is
+// out, the reply to the activity is not). Feedback is accepted from the moment the
+// request is made: here it arrives while the activity is still retrying. The run is one
+// from before versionLocalWrites: the test environment mishandles retried local
+// activities (see devstack's TestLocalActivityRetryDeliversResult), and the order that
+// matters, accepting feedback before the request, is the same in both.
+func TestComplaintFeedbackAcceptedWhileRequestInFlight(t *testing.T) {
+	h := newHarness(t, nil)
+	h.env.OnGetVersion(versionLocalWrites, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.f.failFeedback = func(attempt int) error {
+		if attempt == 1 {
+			return errors.New("database went away after the link was stored")
+		}
+		return nil
+	}
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	fb := h.feedback(3*hour+500*time.Millisecond, 5, "Fixed, thanks")
+
+	st, err := h.run()
+	require.NoError(t, err)
+	require.True(t, fb.done, "feedback update did not complete")
+	require.NoError(t, fb.err, "feedback during the request was refused")
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+	requests := h.f.of(domain.ActRequestFeedback)
+	require.Len(t, requests, 1)
+	assert.True(t, requests[0].At.After(t0.Add(3*hour+500*time.Millisecond)),
+		"the request succeeded at %s, after the feedback arrived", requests[0].At.Sub(t0))
+	received, at := h.projection("feedback_received")
+	assert.Equal(t, float64(5), received.Audit.Detail["score"])
+	assert.False(t, at.Before(requests[0].At))
 }

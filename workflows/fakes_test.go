@@ -48,6 +48,8 @@ type fakes struct {
 	route func(domain.CreateTaskInput) domain.CreateTaskResult
 	// queued maps the idempotency key of each queued e-mail to its template.
 	queued map[string]string
+	// failFeedback, when set, can fail a RequestFeedback attempt (it is then retried).
+	failFeedback func(attempt int) error
 }
 
 func (f *fakes) record(name string, in any) {
@@ -172,7 +174,12 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.record(domain.ActNotify, in)
 		return domain.NotifyResult{Recipients: append(append([]string{}, in.Users...), in.Groups...)}, nil
 	})
-	reg(domain.ActRequestFeedback, func(_ context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
+	reg(domain.ActRequestFeedback, func(ctx context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
+		if f.failFeedback != nil {
+			if err := f.failFeedback(int(activity.GetInfo(ctx).Attempt)); err != nil {
+				return domain.FeedbackRequestResult{}, err
+			}
+		}
 		f.record(domain.ActRequestFeedback, in)
 		res := domain.FeedbackRequestResult{URL: fmt.Sprintf("http://test/c/feedback/%d", in.Round)}
 		if in.QueueOnly {
