@@ -52,13 +52,12 @@ func (a *Activities) Named() []NamedActivity {
 	return []NamedActivity{
 		{domain.ActCreateTask, a.CreateTask},
 		{domain.ActCloseTask, a.CloseTask},
-		{domain.ActNotifyTask, a.NotifyTask},
 		{domain.ActSendReminder, a.SendReminder},
 		{domain.ActRaiseEscalation, a.RaiseEscalation},
 		{domain.ActRecordAudit, a.RecordAudit},
 		{domain.ActSendEmail, a.SendEmail},
 		{domain.ActQueueEmail, a.QueueEmail},
-		{domain.ActDeliverEmail, a.DeliverEmail},
+		{domain.ActDeliverEmails, a.DeliverEmails},
 		{domain.ActProjectComplaint, a.ProjectComplaint},
 		{domain.ActRequestFeedback, a.RequestFeedback},
 	}
@@ -97,16 +96,29 @@ func (a *Activities) QueueEmail(ctx context.Context, in domain.SendEmailInput) (
 	return a.Mail.Queue(ctx, in)
 }
 
-// DeliverEmail sends a queued e-mail, exactly once per idempotency key (see SendEmail).
-func (a *Activities) DeliverEmail(ctx context.Context, in domain.DeliverEmailInput) (domain.SendEmailResult, error) {
-	if in.IdempotencyKey == "" {
-		return domain.SendEmailResult{}, invalidInput("e-mail needs an idempotency key")
+// DeliverEmails sends queued e-mails, each exactly once per idempotency key (see
+// SendEmail), and reports each: sent, or failed for good with the reason. It also sends
+// the notices of the tasks in NotifyTasks. A 429, 5xx or network error fails the
+// activity so that it is retried; what was sent before is not sent again.
+func (a *Activities) DeliverEmails(ctx context.Context, in domain.DeliverEmailsInput) (domain.DeliverEmailsResult, error) {
+	out := domain.DeliverEmailsResult{Emails: make([]domain.DeliveredEmail, 0, len(in.Keys))}
+	for _, id := range in.NotifyTasks {
+		if err := a.notifyDeferred(ctx, id); err != nil {
+			return domain.DeliverEmailsResult{}, err
+		}
 	}
-	res, err := a.Mail.Deliver(ctx, in.IdempotencyKey)
-	if isNonRetryable(err) {
-		a.logger(ctx).Warn("e-mail failed", "key", in.IdempotencyKey, "err", err)
+	for _, key := range in.Keys {
+		res, err := a.Mail.Deliver(ctx, key)
+		switch {
+		case isNonRetryable(err):
+			a.logger(ctx).Warn("e-mail failed", "key", key, "err", err)
+			res = domain.SendEmailResult{Status: store.EmailFailed, Error: err.Error()}
+		case err != nil:
+			return domain.DeliverEmailsResult{}, err
+		}
+		out.Emails = append(out.Emails, domain.DeliveredEmail{Key: key, SendEmailResult: res})
 	}
-	return res, err
+	return out, nil
 }
 
 // logger returns the activities' logger, with the workflow id, run id, activity name and

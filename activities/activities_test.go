@@ -23,10 +23,11 @@ const publicURL = "http://sf.test"
 
 // fakeMail records every Send; err, when set, decides the error of each call.
 type fakeMail struct {
-	mu        sync.Mutex
-	calls     []domain.SendEmailInput
-	err       func(domain.SendEmailInput) error
-	delivered []string
+	mu         sync.Mutex
+	calls      []domain.SendEmailInput
+	err        func(domain.SendEmailInput) error
+	delivered  []string
+	deliverErr func(key string) error
 }
 
 func (m *fakeMail) Send(_ context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
@@ -48,11 +49,16 @@ func (m *fakeMail) Queue(ctx context.Context, in domain.SendEmailInput) (domain.
 	return res, err
 }
 
-// Deliver records the key it was asked to send.
+// Deliver records the key it was asked to send; deliverErr, when set, decides its error.
 func (m *fakeMail) Deliver(_ context.Context, key string) (domain.SendEmailResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.delivered = append(m.delivered, key)
+	if m.deliverErr != nil {
+		if err := m.deliverErr(key); err != nil {
+			return domain.SendEmailResult{}, err
+		}
+	}
 	return domain.SendEmailResult{EmailID: "eml_" + key, Status: "sent"}, nil
 }
 
@@ -138,8 +144,8 @@ func TestNamedCoversEveryActivity(t *testing.T) {
 		require.NotNil(t, n.Fn, n.Name)
 		names = append(names, n.Name)
 	}
-	want := []string{domain.ActCreateTask, domain.ActCloseTask, domain.ActNotifyTask, domain.ActSendReminder, domain.ActRaiseEscalation,
-		domain.ActRecordAudit, domain.ActSendEmail, domain.ActQueueEmail, domain.ActDeliverEmail, domain.ActProjectComplaint,
+	want := []string{domain.ActCreateTask, domain.ActCloseTask, domain.ActSendReminder, domain.ActRaiseEscalation,
+		domain.ActRecordAudit, domain.ActSendEmail, domain.ActQueueEmail, domain.ActDeliverEmails, domain.ActProjectComplaint,
 		domain.ActRequestFeedback}
 	assert.ElementsMatch(t, want, names)
 }
@@ -251,27 +257,27 @@ func TestCreateTaskMailErrors(t *testing.T) {
 	}, m.keys())
 }
 
-func TestDeferredNoticesGoOutWithNotifyTask(t *testing.T) {
+func TestDeferredNoticesGoOutWithDeliverEmails(t *testing.T) {
 	a, m := setup(t)
 	ctx := context.Background()
 	in := taskInput("tsk_N")
-	in.Assignee = "cathy" // out of office: delegated to carol
+	in.Assignee, in.CandidateGroups = "", []string{"customer_service"}
 	in.DeferNotify = true
 
 	res, err := a.CreateTask(ctx, in)
 	require.NoError(t, err)
-	assert.Equal(t, domain.CreateTaskResult{TaskID: "tsk_N", Assignee: "carol", DelegatedFrom: "cathy"}, res)
-	assert.Empty(t, m.keys(), "the task row is written without waiting for the mail provider")
+	assert.Empty(t, res.Notices)
+	assert.Empty(t, m.keys(), "opening the task renders and sends nothing")
 	assert.Equal(t, 1, auditCount(t, a.Store, "task_created"))
 
-	require.NoError(t, a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_N"}))
-	assert.Equal(t, []string{"task/tsk_N/assigned/carol"}, m.keys())
-	assert.Equal(t, "cathy", m.sent()[0].Data["delegated_from"])
+	_, err = a.DeliverEmails(ctx, domain.DeliverEmailsInput{NotifyTasks: []string{"tsk_N", "tsk_unknown"}})
+	require.NoError(t, err, "a notice for an unknown task is logged, not retried")
+	assert.Equal(t, []string{"task/tsk_N/assigned/carol", "task/tsk_N/assigned/cathy", "task/tsk_N/assigned/cindy"}, m.keys())
 	assert.Equal(t, domain.TmplTaskAssigned, m.sent()[0].Template)
 
-	// A notice for a task closed in the meantime is not queued any more, but one an
-	// earlier attempt left in the outbox (it died mid-send) is delivered; settled ones
-	// and other tasks' notices are left alone. An unknown task is a bug.
+	// Once the task is closed no new notice is sent, but what an earlier attempt left
+	// in the outbox goes out: by DeliverEmails, or by a late CreateTask retry (which
+	// hands the keys to the workflow with DeferNotify, and sends them itself without).
 	m.reset()
 	_, err = a.Store.Pool.Exec(ctx, `INSERT INTO emails (id, idempotency_key, to_email, locale, template, status) VALUES
 		('eml_1', 'task/tsk_N/assigned/carol', 'carol@example.com', 'en', 'task_assigned', 'sending'),
@@ -281,13 +287,53 @@ func TestDeferredNoticesGoOutWithNotifyTask(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.CloseTask(ctx, domain.CloseTaskInput{TaskID: "tsk_N", Status: domain.TaskCancelled,
 		Process: domain.ProcessComplaint, ProcessID: "cmp_1"}))
-	require.NoError(t, a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_N"}))
+	unsent := []string{"task/tsk_N/assigned/carol", "task/tsk_N/assigned/cindy"}
+	_, err = a.DeliverEmails(ctx, domain.DeliverEmailsInput{NotifyTasks: []string{"tsk_N"}})
+	require.NoError(t, err)
 	assert.Empty(t, m.keys())
-	assert.Equal(t, []string{"task/tsk_N/assigned/carol", "task/tsk_N/assigned/cindy"}, m.delivered)
-	err = a.NotifyTask(ctx, domain.NotifyTaskInput{TaskID: "tsk_nope"})
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, err, &appErr)
-	assert.True(t, appErr.NonRetryable())
+	assert.Equal(t, unsent, m.delivered)
+
+	res, err = a.CreateTask(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, unsent, res.Notices)
+	in.DeferNotify = false
+	m.delivered = nil
+	res, err = a.CreateTask(ctx, in)
+	require.NoError(t, err)
+	assert.Empty(t, res.Notices)
+	assert.Equal(t, unsent, m.delivered)
+	assert.Empty(t, m.keys())
+}
+
+func TestDeliverEmailsReportsEach(t *testing.T) {
+	a, m := setup(t)
+	res, err := a.DeliverEmails(context.Background(), domain.DeliverEmailsInput{Keys: []string{"k/1", "k/2"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k/1", "k/2"}, m.delivered)
+	require.Len(t, res.Emails, 2)
+	assert.Equal(t, "k/2", res.Emails[1].Key)
+	assert.Equal(t, "sent", res.Emails[1].Status)
+
+	// A retryable failure fails the activity (it is retried); one for good is reported.
+	m.deliverErr = func(key string) error {
+		if key == "k/2" {
+			return errors.New("sendgrid: 503")
+		}
+		return nil
+	}
+	_, err = a.DeliverEmails(context.Background(), domain.DeliverEmailsInput{Keys: []string{"k/1", "k/2"}})
+	require.Error(t, err)
+	m.deliverErr = func(key string) error {
+		if key == "k/2" {
+			return temporal.NewNonRetryableApplicationError("nothing queued", "InvalidEmail", nil)
+		}
+		return nil
+	}
+	res, err = a.DeliverEmails(context.Background(), domain.DeliverEmailsInput{Keys: []string{"k/1", "k/2"}})
+	require.NoError(t, err)
+	assert.Equal(t, "sent", res.Emails[0].Status)
+	assert.Equal(t, "failed", res.Emails[1].Status)
+	assert.Contains(t, res.Emails[1].Error, "nothing queued")
 }
 
 func TestCreateTaskRejectsBadInput(t *testing.T) {

@@ -61,9 +61,22 @@ func (a *Activities) CreateTask(ctx context.Context, in domain.CreateTaskInput) 
 	a.logger(ctx).Info("task created", "task_id", t.ID, "step", t.Step, "assignee", t.Assignee,
 		"candidate_groups", t.CandidateGroups)
 	if t.Status != domain.TaskOpen {
-		// A late retry: nobody needs to hear about a closed task, but what the first
-		// attempt queued still goes out.
-		return res, a.finishNotices(ctx, t)
+		// A late retry: nobody needs to hear about a closed task any more, but what an
+		// earlier attempt queued still goes out, exactly once.
+		keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
+		if err != nil {
+			return domain.CreateTaskResult{}, err
+		}
+		if in.DeferNotify {
+			res.Notices = keys // the workflow delivers them
+			return res, nil
+		}
+		for _, key := range keys {
+			if _, err := a.Mail.Deliver(ctx, key); err != nil && !isNonRetryable(err) {
+				return domain.CreateTaskResult{}, err
+			}
+		}
+		return res, nil
 	}
 	if in.DeferNotify {
 		return res, nil
@@ -74,40 +87,8 @@ func (a *Activities) CreateTask(ctx context.Context, in domain.CreateTaskInput) 
 	return res, nil
 }
 
-// NotifyTask e-mails task_assigned for a task opened with DeferNotify, to the assignee
-// or to every member of the candidate groups, once per recipient. A task closed in the
-// meantime is skipped.
-func (a *Activities) NotifyTask(ctx context.Context, in domain.NotifyTaskInput) error {
-	t, err := store.GetTaskSnapshot(ctx, a.Store.Pool, in.TaskID)
-	if errors.Is(err, store.ErrNotFound) {
-		return invalidInput("no task " + in.TaskID)
-	}
-	if err != nil {
-		return err
-	}
-	if t.Status != domain.TaskOpen {
-		return a.finishNotices(ctx, t)
-	}
-	return a.notifyTask(ctx, t)
-}
-
-// finishNotices delivers the notices of a closed task that an earlier attempt queued
-// but did not see sent (it died mid-send, say): the outbox sends what it holds exactly
-// once. Notices not queued yet are not queued any more.
-func (a *Activities) finishNotices(ctx context.Context, t store.TaskSnapshot) error {
-	keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		if _, err := a.Mail.Deliver(ctx, key); err != nil && !isNonRetryable(err) {
-			return err
-		}
-	}
-	return nil
-}
-
-// notifyTask sends the task_assigned notices of t.
+// notifyTask sends the task_assigned notices of an open task, to the assignee or to
+// every member of the candidate groups, once per recipient.
 func (a *Activities) notifyTask(ctx context.Context, t store.TaskSnapshot) error {
 	to, err := a.taskRecipients(ctx, t)
 	if err != nil {
@@ -118,6 +99,32 @@ func (a *Activities) notifyTask(ctx context.Context, t store.TaskSnapshot) error
 		data["delegated_from"] = t.DelegatedFrom
 	}
 	return a.notifyUsers(ctx, to, "task/"+t.ID+"/assigned/", a.taskMail(t, domain.TmplTaskAssigned), data)
+}
+
+// notifyDeferred sends the notices of a task opened with DeferNotify. A task closed in
+// the meantime gets no new notice, but what an earlier attempt queued still goes out.
+func (a *Activities) notifyDeferred(ctx context.Context, taskID string) error {
+	t, err := store.GetTaskSnapshot(ctx, a.Store.Pool, taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		a.logger(ctx).Warn("notice for an unknown task", "task_id", taskID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.Status == domain.TaskOpen {
+		return a.notifyTask(ctx, t)
+	}
+	keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if _, err := a.Mail.Deliver(ctx, key); err != nil && !isNonRetryable(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // avoidSelfReview applies the rule that nobody reviews their own submission: the users in

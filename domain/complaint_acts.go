@@ -30,7 +30,7 @@ type FeedbackRequestInput struct {
 	Subject     string         `json:"subject"`
 	At          time.Time      `json:"at"`
 	// QueueOnly: queue the e-mail in the outbox and leave its delivery to the workflow
-	// (DeliverEmail with Result.EmailKey).
+	// (DeliverEmails with Result.EmailKey).
 	QueueOnly bool `json:"queue_only,omitempty"`
 }
 

@@ -70,14 +70,10 @@ type CreateTaskInput struct {
 	DueAt           time.Time      `json:"due_at"`
 	CreatedAt       time.Time      `json:"created_at"`
 	Locale          string         `json:"locale,omitempty"`
-	// DeferNotify: the workflow sends the task_assigned notices itself afterwards
-	// (NotifyTask), so that opening the task does not wait for the mail provider.
+	// DeferNotify: leave the task_assigned notices to the workflow (DeliverEmails with
+	// NotifyTasks), so that opening the task waits neither for the mail provider nor for
+	// rendering a notice per group member.
 	DeferNotify bool `json:"defer_notify,omitempty"`
-}
-
-// NotifyTaskInput sends the task_assigned notices of a task opened with DeferNotify.
-type NotifyTaskInput struct {
-	TaskID string `json:"task_id"`
 }
 
 // CreateTaskResult tells the workflow whom the task went to (after delegation).
@@ -85,6 +81,9 @@ type CreateTaskResult struct {
 	TaskID        string `json:"task_id"`
 	Assignee      string `json:"assignee,omitempty"`
 	DelegatedFrom string `json:"delegated_from,omitempty"`
+	// Notices: with DeferNotify, the keys of notices an earlier attempt queued for a task
+	// closed since, for the workflow to deliver.
+	Notices []string `json:"notices,omitempty"`
 }
 
 // CompleteTaskRequest is the argument of the complete-task Update. The API fills Actor
@@ -179,9 +178,22 @@ type SendEmailInput struct {
 	WorkflowID     string         `json:"workflow_id"`
 }
 
-// DeliverEmailInput names a queued e-mail (QueueEmail) to send.
-type DeliverEmailInput struct {
-	IdempotencyKey string `json:"idempotency_key"`
+// DeliverEmailsInput names queued e-mails (QueueEmail) to send, and tasks opened with
+// DeferNotify whose task_assigned notices to send (if the task is still open).
+type DeliverEmailsInput struct {
+	Keys        []string `json:"keys,omitempty"`
+	NotifyTasks []string `json:"notify_tasks,omitempty"`
+}
+
+// DeliveredEmail is one e-mail's state after DeliverEmails: sent, or failed for good.
+type DeliveredEmail struct {
+	Key string `json:"key"`
+	SendEmailResult
+}
+
+// DeliverEmailsResult reports each e-mail of DeliverEmailsInput.Keys, in order.
+type DeliverEmailsResult struct {
+	Emails []DeliveredEmail `json:"emails"`
 }
 
 // SendEmailResult is the outbox row's state after the attempt.
@@ -207,13 +219,12 @@ const (
 const (
 	ActCreateTask       = "CreateTask"
 	ActCloseTask        = "CloseTask"
-	ActNotifyTask       = "NotifyTask"
 	ActSendReminder     = "SendReminder"
 	ActRaiseEscalation  = "RaiseEscalation"
 	ActRecordAudit      = "RecordAudit"
 	ActSendEmail        = "SendEmail"
 	ActQueueEmail       = "QueueEmail"
-	ActDeliverEmail     = "DeliverEmail"
+	ActDeliverEmails    = "DeliverEmails"
 	ActProjectComplaint = "ProjectComplaint"
 	ActRequestFeedback  = "RequestFeedback"
 )

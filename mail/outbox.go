@@ -77,7 +77,7 @@ func (o *Outbox) Queue(ctx context.Context, in domain.SendEmailInput) (domain.Se
 }
 
 // Deliver sends the queued e-mail with this idempotency key, with the guarantees and
-// the results of Send: the body of the DeliverEmail activity.
+// the results of Send: the body of the DeliverEmails activity, for each of its keys.
 func (o *Outbox) Deliver(ctx context.Context, key string) (domain.SendEmailResult, error) {
 	e, err := o.Store.EmailByKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {

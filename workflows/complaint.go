@@ -63,9 +63,8 @@ type complaint struct {
 	awaitingFeedback bool
 	feedback         *domain.Feedback
 
-	contacts   int  // contact_customer tasks not yet finished
-	deliveries int  // e-mails queued and not yet delivered (versionLocalWrites)
-	ending     bool // the main flow is done: the workflow ends once contacts is 0
+	contacts int  // contact_customer tasks not yet finished
+	ending   bool // the main flow is done: the workflow ends once contacts is 0
 }
 
 // ComplaintWorkflow runs one complaint through receive → evaluate → respond → resolve
@@ -100,7 +99,7 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 		return c.state(), err
 	}
 	c.ending = true
-	if err := c.tasks.Await(ctx, func() bool { return c.contacts == 0 && c.deliveries == 0 }); err != nil {
+	if err := c.tasks.Await(ctx, func() bool { return c.contacts == 0 && c.tasks.Delivered() }); err != nil {
 		return c.state(), err
 	}
 	return c.state(), c.tasks.Finish(ctx)
@@ -482,12 +481,12 @@ func (c *complaint) email(ctx workflow.Context, key, template string, data map[s
 	return detail
 }
 
-// deliver sends an e-mail queued in the outbox (versionLocalWrites) in the background:
-// the step that caused it goes on without waiting for the mail provider. queued and err
-// are what queuing it returned; the audit detail it returns describes that. An e-mail
-// that fails for good, now or when delivered, asks a handler to reach the customer
-// another way. The workflow ends only after every delivery. It adds the e-mail's audit
-// detail to detail.
+// deliver has an e-mail queued in the outbox (versionLocalWrites) delivered in the
+// background from the next waiting point on: the step that caused it goes on without
+// waiting for the mail provider. queued and err are what queuing it returned, and it
+// adds their audit detail to detail. An e-mail that fails for good, when queued or when
+// delivered, asks a handler to reach the customer another way. The workflow ends only
+// after every delivery.
 func (c *complaint) deliver(ctx workflow.Context, detail map[string]any, key, template, emailKey string, queued domain.SendEmailResult, err error) {
 	detail["template"], detail["email_id"], detail["email_status"] = template, queued.EmailID, queued.Status
 	failed := func(ctx workflow.Context, reason string) {
@@ -504,20 +503,7 @@ func (c *complaint) deliver(ctx workflow.Context, detail map[string]any, key, te
 		detail["error"] = queued.Error
 		failed(ctx, queued.Error)
 	default:
-		c.deliveries++
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer func() { c.deliveries-- }()
-			var sent domain.SendEmailResult
-			err := execute(ctx, domain.ActDeliverEmail, domain.DeliverEmailInput{IdempotencyKey: emailKey}, &sent)
-			switch {
-			case err != nil && temporal.IsCanceledError(err):
-			case err != nil:
-				workflow.GetLogger(ctx).Warn("deliver e-mail", "template", template, "error", err)
-				failed(ctx, err.Error())
-			case sent.Status == emailFailed:
-				failed(ctx, sent.Error)
-			}
-		})
+		c.tasks.QueueMail(emailKey, failed)
 	}
 }
 

@@ -107,10 +107,6 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.record(domain.ActCloseTask, in)
 		return nil
 	})
-	reg(domain.ActNotifyTask, func(_ context.Context, in domain.NotifyTaskInput) error {
-		f.record(domain.ActNotifyTask, in)
-		return nil
-	})
 	reg(domain.ActSendReminder, func(_ context.Context, in domain.ReminderInput) error {
 		if f.failReminder != nil {
 			if err := f.failReminder(in, f.env.Now().UTC()); err != nil {
@@ -145,18 +141,23 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Unlock()
 		return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "queued"}, nil
 	})
-	reg(domain.ActDeliverEmail, func(_ context.Context, in domain.DeliverEmailInput) (domain.SendEmailResult, error) {
-		f.record(domain.ActDeliverEmail, in)
+	reg(domain.ActDeliverEmails, func(_ context.Context, in domain.DeliverEmailsInput) (domain.DeliverEmailsResult, error) {
+		f.record(domain.ActDeliverEmails, in)
 		f.mu.Lock()
-		template, ok := f.queued[in.IdempotencyKey]
-		f.mu.Unlock()
-		if !ok {
-			return domain.SendEmailResult{}, temporal.NewNonRetryableApplicationError("not queued: "+in.IdempotencyKey, "InvalidEmail", nil)
+		defer f.mu.Unlock()
+		var res domain.DeliverEmailsResult
+		for _, key := range in.Keys {
+			template, ok := f.queued[key]
+			if !ok {
+				return res, temporal.NewNonRetryableApplicationError("not queued: "+key, "InvalidEmail", nil)
+			}
+			sent := domain.SendEmailResult{EmailID: "eml_" + template, Status: "sent"}
+			if reason, ok := f.failEmails[template]; ok {
+				sent.Status, sent.Error = "failed", reason
+			}
+			res.Emails = append(res.Emails, domain.DeliveredEmail{Key: key, SendEmailResult: sent})
 		}
-		if reason, ok := f.failEmails[template]; ok {
-			return domain.SendEmailResult{EmailID: "eml_" + template, Status: "failed", Error: reason}, nil
-		}
-		return domain.SendEmailResult{EmailID: "eml_" + template, Status: "sent"}, nil
+		return res, nil
 	})
 	reg(domain.ActProjectComplaint, func(_ context.Context, in domain.ComplaintProjection) error {
 		f.record(domain.ActProjectComplaint, in)

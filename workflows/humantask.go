@@ -105,9 +105,18 @@ type Tasks struct {
 	// interrupted: Run and RunAll cancel their open tasks and return ErrInterrupted.
 	interrupted bool
 	// local: this run started at versionLocalWrites or later. Task rows and projections
-	// are local activities, and task notices go out in the background (notifying).
-	local     bool
-	notifying int // NotifyTask activities in flight
+	// are local activities, and e-mails are queued in the outbox as they arise and
+	// delivered in the background, one DeliverEmails per waiting point.
+	local      bool
+	mail       []queuedMail // queued, not yet handed to DeliverEmails
+	notices    []string     // tasks whose notices are not yet handed to DeliverEmails
+	delivering int          // DeliverEmails activities in flight
+}
+
+// queuedMail is an e-mail in the outbox that the workflow still has to deliver.
+type queuedMail struct {
+	key      string
+	onFailed func(ctx workflow.Context, reason string) // nil: the failure is only logged
 }
 
 // task is the workflow-side state of one open task.
@@ -223,7 +232,10 @@ func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOut
 		t.created, t.assignee, t.delegatedFrom = true, res.Assignee, res.DelegatedFrom
 		h.startSLA(ctx, t)
 		if h.local {
-			h.notify(ctx, t)
+			h.notices = append(h.notices, t.id)
+		}
+		for _, key := range res.Notices {
+			h.QueueMail(key, nil)
 		}
 	}
 
@@ -291,8 +303,10 @@ func (h *Tasks) closeWith(ctx workflow.Context, t *task, status string) (TaskOut
 }
 
 // Await blocks until cond holds, marking a waiting point for the complete-task Update.
+// Before it blocks, it hands the e-mails queued so far to DeliverEmails.
 func (h *Tasks) Await(ctx workflow.Context, cond func() bool) error {
 	if !cond() {
+		h.deliver(ctx)
 		h.idle++
 	}
 	return workflow.Await(ctx, cond)
@@ -301,9 +315,60 @@ func (h *Tasks) Await(ctx workflow.Context, cond func() bool) error {
 // AwaitWithTimeout is Await with a timeout; ok is false when the timeout came first.
 func (h *Tasks) AwaitWithTimeout(ctx workflow.Context, timeout time.Duration, cond func() bool) (ok bool, err error) {
 	if !cond() {
+		h.deliver(ctx)
 		h.idle++
 	}
 	return workflow.AwaitWithTimeout(ctx, timeout, cond)
+}
+
+// QueueMail takes an e-mail queued in the outbox (by a local activity) for delivery at
+// the next waiting point. onFailed, if not nil, runs when the e-mail fails for good.
+func (h *Tasks) QueueMail(key string, onFailed func(ctx workflow.Context, reason string)) {
+	h.mail = append(h.mail, queuedMail{key: key, onFailed: onFailed})
+}
+
+// Delivered reports whether every queued e-mail and task notice has been delivered (or
+// has failed).
+func (h *Tasks) Delivered() bool { return len(h.mail) == 0 && len(h.notices) == 0 && h.delivering == 0 }
+
+// deliver sends the queued e-mails and the notices of the tasks opened since the last
+// waiting point with one DeliverEmails activity in the background, so that neither the
+// workflow nor a complete-task Update waits for the mail provider.
+func (h *Tasks) deliver(ctx workflow.Context) {
+	if len(h.mail) == 0 && len(h.notices) == 0 {
+		return
+	}
+	batch, in := h.mail, domain.DeliverEmailsInput{NotifyTasks: h.notices}
+	h.mail, h.notices = nil, nil
+	for _, m := range batch {
+		in.Keys = append(in.Keys, m.key)
+	}
+	h.delivering++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { h.delivering-- }()
+		var res domain.DeliverEmailsResult
+		err := execute(ctx, domain.ActDeliverEmails, in, &res)
+		if err != nil {
+			if temporal.IsCanceledError(err) {
+				return
+			}
+			workflow.GetLogger(ctx).Warn("deliver e-mails", "keys", in.Keys, "tasks", in.NotifyTasks, "error", err)
+		}
+		for i, m := range batch {
+			var reason string
+			switch {
+			case err != nil:
+				reason = err.Error()
+			case i < len(res.Emails) && res.Emails[i].Status == emailFailed:
+				reason = res.Emails[i].Error
+			default:
+				continue
+			}
+			if m.onFailed != nil && ctx.Err() == nil {
+				m.onFailed(ctx, reason)
+			}
+		}
+	})
 }
 
 // Settled blocks an Update handler of the workflow's own until the workflow has reached
@@ -314,24 +379,11 @@ func (h *Tasks) Settled(ctx workflow.Context) error {
 }
 
 // Finish marks the end of the workflow as a waiting point and waits until every Update
-// handler has returned and every task notice has gone out. Call it last.
+// handler has returned and every queued e-mail has been delivered. Call it last.
 func (h *Tasks) Finish(ctx workflow.Context) error {
+	h.deliver(ctx)
 	h.idle++
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && h.notifying == 0 })
-}
-
-// notify sends t's task_assigned notices in the background, so that neither the
-// workflow nor the complete-task Update that led to t waits for the mail provider. A
-// notice that fails for good is logged: the task is open in the inbox all the same.
-func (h *Tasks) notify(ctx workflow.Context, t *task) {
-	h.notifying++
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { h.notifying-- }()
-		err := execute(ctx, domain.ActNotifyTask, domain.NotifyTaskInput{TaskID: t.id}, nil)
-		if err != nil && !temporal.IsCanceledError(err) {
-			workflow.GetLogger(ctx).Warn("task notice", "task_id", t.id, "error", err)
-		}
-	})
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && h.Delivered() })
 }
 
 func (h *Tasks) status() string {
