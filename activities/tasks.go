@@ -60,26 +60,13 @@ func (a *Activities) CreateTask(ctx context.Context, in domain.CreateTaskInput) 
 	res := domain.CreateTaskResult{TaskID: t.ID, Assignee: t.Assignee, DelegatedFrom: t.DelegatedFrom}
 	a.logger(ctx).Info("task created", "task_id", t.ID, "step", t.Step, "assignee", t.Assignee,
 		"candidate_groups", t.CandidateGroups)
+	if in.DeferNotify {
+		return res, nil // DeliverEmails sends the notices, open task or not
+	}
 	if t.Status != domain.TaskOpen {
 		// A late retry: nobody needs to hear about a closed task any more, but what an
 		// earlier attempt queued still goes out, exactly once.
-		keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
-		if err != nil {
-			return domain.CreateTaskResult{}, err
-		}
-		if in.DeferNotify {
-			res.Notices = keys // the workflow delivers them
-			return res, nil
-		}
-		for _, key := range keys {
-			if _, err := a.Mail.Deliver(ctx, key); err != nil && !isNonRetryable(err) {
-				return domain.CreateTaskResult{}, err
-			}
-		}
-		return res, nil
-	}
-	if in.DeferNotify {
-		return res, nil
+		return res, a.finishNotices(ctx, t.ID)
 	}
 	if err := a.notifyTask(ctx, t); err != nil {
 		return domain.CreateTaskResult{}, err
@@ -115,7 +102,13 @@ func (a *Activities) notifyDeferred(ctx context.Context, taskID string) error {
 	if t.Status == domain.TaskOpen {
 		return a.notifyTask(ctx, t)
 	}
-	keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+t.ID+"/assigned/")
+	return a.finishNotices(ctx, t.ID)
+}
+
+// finishNotices delivers the notices of a closed task that an earlier attempt queued
+// but did not see sent (it died mid-send, say).
+func (a *Activities) finishNotices(ctx context.Context, taskID string) error {
+	keys, err := a.Store.UnsettledEmailKeys(ctx, "task/"+taskID+"/assigned/")
 	if err != nil {
 		return err
 	}

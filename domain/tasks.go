@@ -81,9 +81,6 @@ type CreateTaskResult struct {
 	TaskID        string `json:"task_id"`
 	Assignee      string `json:"assignee,omitempty"`
 	DelegatedFrom string `json:"delegated_from,omitempty"`
-	// Notices: with DeferNotify, the keys of notices an earlier attempt queued for a task
-	// closed since, for the workflow to deliver.
-	Notices []string `json:"notices,omitempty"`
 }
 
 // CompleteTaskRequest is the argument of the complete-task Update. The API fills Actor

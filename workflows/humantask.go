@@ -234,9 +234,6 @@ func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOut
 		if h.local {
 			h.notices = append(h.notices, t.id)
 		}
-		for _, key := range res.Notices {
-			h.QueueMail(key, nil)
-		}
 	}
 
 	outcomes := make([]TaskOutcome, len(tasks))
