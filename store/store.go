@@ -115,6 +115,15 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	}
 	admin := *u
 	admin.Path = "/postgres"
+	// pgxpool's own settings (pool_max_conns, …) are not server parameters: a plain
+	// connection would send them to the server, which refuses to connect.
+	q := admin.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	admin.RawQuery = q.Encode()
 	conn, err := pgx.Connect(ctx, admin.String())
 	if err != nil {
 		return err
