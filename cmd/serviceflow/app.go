@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/IBM/pgxpoolprometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,6 +46,14 @@ func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// registerPool adds a PostgreSQL pool's figures (connections in use, acquires that had
+// to wait, the time spent waiting) to reg as pgxpool_* metrics labelled pool=name: a
+// pool too small for its load shows as a growing pgxpool_empty_acquire_wait_time_ns.
+func registerPool(reg prometheus.Registerer, st *store.Store, name string) {
+	reg.MustRegister(pgxpoolprometheus.NewCollector(st.Pool, map[string]string{
+		"db_name": st.Pool.Config().ConnConfig.Database, "pool": name}))
 }
 
 // dialTemporal connects to the Temporal frontend. The SDK's client and worker metrics go

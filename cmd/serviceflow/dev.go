@@ -74,6 +74,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 
 	reg := newRegistry() // one /metrics on the API for the worker and the API
+	registerPool(reg, st, "main")
 	tc, err := dialTemporal(ctx, cfg.TemporalAddress, namespace, log, reg)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gopkg.in/yaml.v3"
 
+	"github.com/serviceflow/serviceflow/store/storetest"
 	"github.com/serviceflow/serviceflow/worker"
 )
 
@@ -89,5 +92,34 @@ func TestMetricsShareTheProcessRegistry(t *testing.T) {
 				t.Errorf("%s /metrics lacks %q", name, want)
 			}
 		}
+	}
+}
+
+// The process's /metrics reports its PostgreSQL pool, so an operator sees requests and
+// activities waiting for a connection.
+func TestMetricsReportTheDatabasePool(t *testing.T) {
+	st := storetest.New(t, "poolmetrics")
+	reg := newRegistry()
+	registerPool(reg, st, "main")
+	for range 3 {
+		if err := st.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := httptest.NewRecorder()
+	metricsHandler(reg, slog.New(slog.DiscardHandler)).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := w.Body.String()
+	db := st.Pool.Config().ConnConfig.Database
+	for _, want := range []string{
+		`pgxpool_acquire_count{db_name="` + db + `",pool="main"} `,
+		`pgxpool_empty_acquire_wait_time_ns{db_name="` + db + `",pool="main"} `,
+		fmt.Sprintf(`pgxpool_max_conns{db_name="%s",pool="main"} %d`, db, st.Pool.Config().MaxConns),
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`pgxpool_acquire_count\{[^}]*\} (\d+)`).FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Errorf("acquire count after three pings: %v", m)
 	}
 }
