@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/common/dynamicconfig"
 
 	"github.com/serviceflow/serviceflow/store/storetest"
 )
@@ -389,4 +390,16 @@ func TestServerLoggerKeepsWarningsOnly(t *testing.T) {
 	assert.NotContains(t, out, "chattier")
 	assert.Contains(t, out, "careful")
 	assert.Contains(t, out, "broken")
+}
+
+// Every task-queue partition written is read, and no partition is read that nothing
+// writes: with four read and one written, a worker's only normal-queue poll could wait
+// out its 60 s long poll on an empty partition while new workflows' first workflow
+// tasks waited on partition 0.
+func TestDevServerReadsExactlyThePartitionsItWrites(t *testing.T) {
+	dc := devDynamicConfig()
+	read, write := dc[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()], dc[dynamicconfig.MatchingNumTaskqueueWritePartitions.Key()]
+	if read != 1 || write != 1 {
+		t.Fatalf("task queue partitions: read %v, write %v; want 1 and 1", read, write)
+	}
 }

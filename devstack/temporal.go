@@ -317,9 +317,16 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		// An activity scheduled by a workflow task goes back to the worker in the same
 		// response when it has a free slot, skipping a trip through matching.
 		dynamicconfig.EnableActivityEagerExecution.Key(): true,
-		// New tasks go to one partition of each task queue: with the default four, a task
-		// on a partition where no poller waits took up to 2 s to be forwarded to one. All
-		// four are still read, so the backlog of an older data directory is not stranded.
+		// One partition per task queue, written and read: one node with one worker per
+		// queue gains nothing from four. With the default four a new task waited up to
+		// 2 s to be forwarded to a partition with a poller; with four read but one
+		// written, a worker's one normal-queue poll (the other polls its sticky queue)
+		// could sit on an empty partition that may not forward, and new workflows then
+		// waited the whole 60 s long poll for their first workflow task (loadgen's
+		// baseline, once in ~15 runs). A data directory written before the write
+		// partitions went to one may hold tasks in partitions 1-3 that nothing reads:
+		// delete it (SERVICEFLOW_DATA_DIR, default .serviceflow) to start afresh.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 }
