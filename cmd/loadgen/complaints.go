@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
 )
 
 // handlers file and work complaints: both are customer_service, client i acts as
@@ -134,6 +135,26 @@ func waitEvaluateTasks(ctx context.Context, db *pgxpool.Pool, ids []string, time
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d of %d evaluate tasks after %s: %w", n, len(filed), timeout, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitOutboxDrained polls the database until no e-mail of the filed complaints is
+// queued or being sent, and returns how many they have.
+func waitOutboxDrained(ctx context.Context, db *pgxpool.Pool, ids []string, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var total, pending int
+		err := db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status IN ($2, $3))
+			FROM emails WHERE process_id = ANY($1)`, ids, store.EmailQueued, store.EmailSending).Scan(&total, &pending)
+		if err == nil && pending == 0 {
+			return total, nil
+		}
+		select {
+		case <-ctx.Done():
+			return total, fmt.Errorf("%d of %d e-mails still queued after %s: %w", pending, total, timeout, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

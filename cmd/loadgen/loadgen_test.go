@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/store/storetest"
 )
 
 func TestPercentileIsNearestRank(t *testing.T) {
@@ -148,5 +150,38 @@ func TestTaskRowsLookLikeAnInbox(t *testing.T) {
 	}
 	if carolMine == 0 || carolMine > open/10 {
 		t.Errorf("carol holds %d of %d open tasks", carolMine, open)
+	}
+}
+
+// The settle step waits while an e-mail of the run's complaints is queued, ignores other
+// complaints' e-mails, and counts the run's.
+func TestWaitOutboxDrained(t *testing.T) {
+	st := storetest.New(t, "loadgen")
+	ctx := context.Background()
+	add := func(key, processID string) string {
+		t.Helper()
+		e := store.Email{ID: domain.NewID("eml"), IdempotencyKey: key, To: "x@example.com", Locale: "en",
+			Template: "complaint_ack", Subject: "s", Text: "t", HTML: "h", Process: "complaint", ProcessID: processID}
+		if _, err := store.InsertEmail(ctx, st.Pool, e); err != nil {
+			t.Fatal(err)
+		}
+		return e.ID
+	}
+	ours := add("a", "CMP-1")
+	add("b", "CMP-2")
+	add("c", "CMP-OTHER") // another run's: stays queued
+
+	if _, err := waitOutboxDrained(ctx, st.Pool, []string{"CMP-1", "CMP-2"}, 100*time.Millisecond); err == nil {
+		t.Fatal("returned while two e-mails were queued")
+	}
+	if _, err := st.Pool.Exec(ctx, `UPDATE emails SET status = $1 WHERE process_id IN ('CMP-1', 'CMP-2')`, store.EmailSent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool.Exec(ctx, `UPDATE emails SET status = $1 WHERE id = $2`, store.EmailFailed, ours); err != nil {
+		t.Fatal(err)
+	}
+	n, err := waitOutboxDrained(ctx, st.Pool, []string{"CMP-1", "CMP-2", ""}, time.Second)
+	if err != nil || n != 2 {
+		t.Fatalf("after sending: %d, %v; want 2, nil", n, err)
 	}
 }
