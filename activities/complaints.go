@@ -26,24 +26,24 @@ func (a *Activities) ProjectComplaint(ctx context.Context, p domain.ComplaintPro
 		}
 		p.Audit.At = orNow(p.Audit.At)
 	}
-	return a.Store.WithTx(ctx, func(tx pgx.Tx) error {
+	// One round trip: the statements run as one implicit transaction, and the audit
+	// event is written only with the row it describes.
+	return a.Store.Pipeline(ctx, func(b *pgx.Batch) error {
 		if in := p.Input; in != nil {
 			status := orDefault(p.Status, domain.ComplaintReceived)
 			due := in.ReceivedAt.Add(in.Policy.ResponseWindow(in.Severity, in.CustomerTier))
 			if p.ResponseDueAt != nil {
 				due = *p.ResponseDueAt
 			}
-			if err := store.InsertComplaint(ctx, tx, *in, status, due); err != nil {
-				return err
-			}
+			store.QueueInsertComplaint(b, *in, status, due)
 		}
-		if err := store.UpdateComplaint(ctx, tx, p); err != nil {
+		if err := store.QueueUpdateComplaint(b, p); err != nil {
 			return err
 		}
 		if p.Audit.Key == "" {
 			return nil
 		}
-		return store.InsertAudit(ctx, tx, p.Audit)
+		return store.QueueInsertAudit(b, p.Audit, "EXISTS (SELECT 1 FROM complaints WHERE id = $8)", p.ComplaintID)
 	})
 }
 

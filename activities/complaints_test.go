@@ -106,8 +106,12 @@ func TestProjectComplaint(t *testing.T) {
 	assert.True(t, r.RespondedAt.Equal(*resolved.RespondedAt))
 	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM audit_events WHERE event = 'complaint_closed' AND actor = 'system'`))
 
-	// Without a row to update, the projection fails (and is retried).
-	require.Error(t, a.ProjectComplaint(ctx, domain.ComplaintProjection{ComplaintID: "cmp_nope", Status: "closed"}))
+	// Without a row to update, the projection fails (and is retried), and writes no audit
+	// event about a complaint that is not there.
+	err := a.ProjectComplaint(ctx, domain.ComplaintProjection{ComplaintID: "cmp_nope", Status: "closed",
+		Audit: domain.AuditInput{Key: "complaint/cmp_nope/closed", Process: "complaint", ProcessID: "cmp_nope", Event: "complaint_closed", At: t0}})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.Equal(t, 0, count(t, a.Store, `SELECT count(*) FROM audit_events WHERE process_id = 'cmp_nope'`))
 }
 
 func TestProjectComplaintAfterAPIInsert(t *testing.T) {

@@ -177,27 +177,23 @@ func (a *Activities) CloseTask(ctx context.Context, in domain.CloseTaskInput) er
 		return invalidInput(fmt.Sprintf("cannot close a task as %q", in.Status))
 	}
 	in.At = orNow(in.At)
-	return a.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		step, closed, err := store.CloseTask(ctx, tx, in)
-		if err != nil || !closed {
-			return err
-		}
-		event := "task_completed"
-		if in.Status == domain.TaskCancelled {
-			event = "task_cancelled"
-		}
-		detail := map[string]any{"task_id": in.TaskID, "step": step}
-		if in.Action != "" {
-			detail["action"] = in.Action
-		}
-		if in.Comment != "" {
-			detail["comment"] = in.Comment
-		}
-		return store.InsertAudit(ctx, tx, domain.AuditInput{
-			Key: "task/" + in.TaskID + "/" + in.Status, Process: in.Process, ProcessID: in.ProcessID,
-			Actor: orDefault(in.Actor, "system"), Event: event, Detail: detail, At: in.At,
-		})
-	})
+	event := "task_completed"
+	if in.Status == domain.TaskCancelled {
+		event = "task_cancelled"
+	}
+	detail := map[string]any{"task_id": in.TaskID} // QueueCloseTask adds the step
+	if in.Action != "" {
+		detail["action"] = in.Action
+	}
+	if in.Comment != "" {
+		detail["comment"] = in.Comment
+	}
+	audit := domain.AuditInput{
+		Key: "task/" + in.TaskID + "/" + in.Status, Process: in.Process, ProcessID: in.ProcessID,
+		Actor: orDefault(in.Actor, "system"), Event: event, Detail: detail, At: in.At,
+	}
+	// One round trip for the close and its audit event.
+	return a.Store.Pipeline(ctx, func(b *pgx.Batch) error { return store.QueueCloseTask(b, in, audit) })
 }
 
 // SendReminder reminds the assignee (or the candidate groups) of an open task, once per

@@ -202,12 +202,17 @@ func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.E
 	}
 	var renderErr error
 	row.Subject, row.Text, row.HTML, renderErr = Render(in.Template, row.Locale, in.Data)
-	if renderErr != nil {
-		row.Status, row.Error = store.EmailFailed, renderErr.Error()
+	if renderErr == nil { // the usual case, in one round trip
+		var e store.Email
+		if err := o.Store.Pipeline(ctx, func(b *pgx.Batch) error { store.QueueInsertEmail(b, row, &e); return nil }); err != nil {
+			return store.Email{}, fmt.Errorf("enqueue e-mail %s: %w", in.IdempotencyKey, err)
+		}
+		return e, nil
 	}
+	row.Status, row.Error = store.EmailFailed, renderErr.Error()
 	err := o.Store.WithTx(ctx, func(tx pgx.Tx) error {
 		inserted, err := store.InsertEmail(ctx, tx, row)
-		if err != nil || !inserted || renderErr == nil {
+		if err != nil || !inserted {
 			return err
 		}
 		o.log().Error("e-mail not rendered", "template", in.Template, "key", in.IdempotencyKey, "err", renderErr)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,7 +40,10 @@ func TestInsertAndUpdateComplaint(t *testing.T) {
 	// An empty string clears category; an empty status keeps the status.
 	empty, carol := "", "carol"
 	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	require.NoError(t, store.UpdateComplaint(ctx, s.Pool, domain.ComplaintProjection{ComplaintID: "cmp_1",
+	update := func(p domain.ComplaintProjection) error {
+		return s.Pipeline(ctx, func(b *pgx.Batch) error { return store.QueueUpdateComplaint(b, p) })
+	}
+	require.NoError(t, update(domain.ComplaintProjection{ComplaintID: "cmp_1",
 		Category: &empty, Assignee: &carol, Audit: domain.AuditInput{At: at}}))
 	status, _, category, assignee, _, updatedAt = read()
 	assert.Equal(t, "received", status)
@@ -47,6 +51,6 @@ func TestInsertAndUpdateComplaint(t *testing.T) {
 	assert.Equal(t, "carol", *assignee)
 	assert.True(t, updatedAt.Equal(at))
 
-	err := store.UpdateComplaint(ctx, s.Pool, domain.ComplaintProjection{ComplaintID: "cmp_none", Status: "closed"})
+	err := update(domain.ComplaintProjection{ComplaintID: "cmp_none", Status: "closed"})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -82,19 +82,35 @@ func scanEmail(row pgx.Row) (Email, error) {
 // reports whether it inserted. Status may be empty (queued) or failed (a message that
 // could not be rendered); Error then says why.
 func InsertEmail(ctx context.Context, q Querier, e Email) (bool, error) {
-	if e.Status == "" {
-		e.Status = EmailQueued
-	}
-	tag, err := q.Exec(ctx, `INSERT INTO emails (id, idempotency_key, to_email, to_name, locale,
-			template, subject, text_body, html_body, status, error, process, process_id, workflow_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14)
-		ON CONFLICT (idempotency_key) DO NOTHING`,
-		e.ID, e.IdempotencyKey, e.To, e.ToName, e.Locale, e.Template, e.Subject, e.Text, e.HTML,
-		e.Status, e.Error, e.Process, e.ProcessID, e.WorkflowID)
+	tag, err := q.Exec(ctx, insertEmailSQL, insertEmailArgs(e)...)
 	if err != nil {
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// QueueInsertEmail queues on b InsertEmail of e, then the read of the key's row into
+// out: the row just inserted, or the one that was there.
+func QueueInsertEmail(b *pgx.Batch, e Email, out *Email) {
+	b.Queue(insertEmailSQL, insertEmailArgs(e)...)
+	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE idempotency_key = $1`, e.IdempotencyKey).QueryRow(func(row pgx.Row) error {
+		var err error
+		*out, err = scanEmail(row)
+		return err
+	})
+}
+
+const insertEmailSQL = `INSERT INTO emails (id, idempotency_key, to_email, to_name, locale,
+		template, subject, text_body, html_body, status, error, process, process_id, workflow_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14)
+	ON CONFLICT (idempotency_key) DO NOTHING`
+
+func insertEmailArgs(e Email) []any {
+	if e.Status == "" {
+		e.Status = EmailQueued
+	}
+	return []any{e.ID, e.IdempotencyKey, e.To, e.ToName, e.Locale, e.Template, e.Subject, e.Text, e.HTML,
+		e.Status, e.Error, e.Process, e.ProcessID, e.WorkflowID}
 }
 
 // EmailByKey loads the outbox row of an idempotency key.

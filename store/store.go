@@ -97,6 +97,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return err
 }
 
+// Pipeline sends the statements that queue adds to a batch in one round trip, where
+// WithTx spends one per statement plus two. PostgreSQL runs them as one implicit
+// transaction: all of them or, when one fails, none. A callback set on a statement
+// (QueuedQuery.Exec, QueryRow) runs when its result arrives and its error is returned,
+// but it cannot undo what the server has committed by then: a statement that depends on
+// an earlier one's outcome says so in its SQL.
+func (s *Store) Pipeline(ctx context.Context, queue func(b *pgx.Batch) error) error {
+	b := &pgx.Batch{}
+	if err := queue(b); err != nil {
+		return err
+	}
+	return s.Pool.SendBatch(ctx, b).Close()
+}
+
 // WithTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) WithTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.Pool, fn)

@@ -78,28 +78,31 @@ func GetTaskSnapshot(ctx context.Context, q Querier, id string) (TaskSnapshot, e
 	return t, err
 }
 
-// CloseTask marks an open task completed or cancelled. A task that is already closed is
-// left untouched and closed is false, so a retry (or a late cancel) changes nothing. step
-// is the task's step when it was closed here.
-func CloseTask(ctx context.Context, q Querier, in domain.CloseTaskInput) (step string, closed bool, err error) {
+// QueueCloseTask queues on b the closing of an open task with in's status, actor and
+// data, and its audit event: the event's detail gains the task's step, and it is written
+// only if this close took effect (the row then has in's status and time), so a retry
+// after the task was closed, or closed otherwise, writes nothing.
+func QueueCloseTask(b *pgx.Batch, in domain.CloseTaskInput, audit domain.AuditInput) error {
 	var data []byte
 	if in.Data != nil {
+		var err error
 		if data, err = json.Marshal(in.Data); err != nil {
-			return "", false, err
+			return err
 		}
 	}
-	err = q.QueryRow(ctx, `UPDATE tasks SET status = $2, completed_at = $3,
+	b.Queue(`UPDATE tasks SET status = $2, completed_at = $3,
 			completed_by = nullif($4, ''), action = nullif($5, ''), comment = nullif($6, ''), data = $7
-		WHERE id = $1 AND status = 'open'
-		RETURNING step`,
-		in.TaskID, in.Status, in.At.UTC(), in.Actor, in.Action, in.Comment, data).Scan(&step)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
-	}
+		WHERE id = $1 AND status = 'open'`,
+		in.TaskID, in.Status, in.At.UTC(), in.Actor, in.Action, in.Comment, data)
+	args, err := auditArgs(audit)
 	if err != nil {
-		return "", false, err
+		return err
 	}
-	return step, true, nil
+	b.Queue(`INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
+		SELECT $1, $2, $3, $4, $5, $6, $7::jsonb || jsonb_build_object('step', t.step)
+		FROM tasks t WHERE t.id = $8 AND t.status = $9 AND t.completed_at = $10
+		ON CONFLICT (key) DO NOTHING`, append(args, in.TaskID, in.Status, in.At.UTC())...)
+	return nil
 }
 
 // RaiseTaskEscalationLevel records that a task reached level; it never lowers the level.

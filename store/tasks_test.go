@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -54,22 +55,35 @@ func TestCloseTaskOnlyWhenOpen(t *testing.T) {
 		ProcessID: "cmp_1", Step: "respond", Round: 1, Title: "Respond", Actions: []string{"respond"}, DueAt: at, CreatedAt: at}, "carol", "")
 	require.NoError(t, err)
 
-	done := domain.CloseTaskInput{TaskID: "tsk_2", Status: domain.TaskCompleted, Actor: "carol", Action: "respond", At: at}
-	step, closed, err := store.CloseTask(ctx, s.Pool, done)
-	require.NoError(t, err)
-	assert.True(t, closed)
-	assert.Equal(t, "respond", step)
+	closeTask := func(in domain.CloseTaskInput) {
+		t.Helper()
+		audit := domain.AuditInput{Key: "task/" + in.TaskID + "/" + in.Status, Process: "complaint", ProcessID: "cmp_1",
+			Actor: "carol", Event: "task_" + in.Status, Detail: map[string]any{"task_id": in.TaskID}, At: in.At}
+		require.NoError(t, s.Pipeline(ctx, func(b *pgx.Batch) error { return store.QueueCloseTask(b, in, audit) }))
+	}
+	audits := func() []string {
+		t.Helper()
+		rows, err := s.Pool.Query(ctx, `SELECT key || ' ' || (detail->>'step') FROM audit_events ORDER BY seq`)
+		require.NoError(t, err)
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return keys
+	}
 
-	_, closed, err = store.CloseTask(ctx, s.Pool, domain.CloseTaskInput{TaskID: "tsk_2", Status: domain.TaskCancelled, At: at.Add(time.Hour)})
-	require.NoError(t, err)
-	assert.False(t, closed)
+	done := domain.CloseTaskInput{TaskID: "tsk_2", Status: domain.TaskCompleted, Actor: "carol", Action: "respond", At: at}
+	closeTask(done)
+	closeTask(done) // a retry writes nothing more
+	assert.Equal(t, []string{"task/tsk_2/completed respond"}, audits())
+
+	// A late cancel neither changes the task nor writes its event.
+	closeTask(domain.CloseTaskInput{TaskID: "tsk_2", Status: domain.TaskCancelled, At: at.Add(time.Hour)})
 	got, err := store.GetTaskSnapshot(ctx, s.Pool, "tsk_2")
 	require.NoError(t, err)
 	assert.Equal(t, "completed", got.Status)
+	assert.Equal(t, []string{"task/tsk_2/completed respond"}, audits())
 
-	_, closed, err = store.CloseTask(ctx, s.Pool, domain.CloseTaskInput{TaskID: "tsk_none", Status: domain.TaskCompleted, At: at})
-	require.NoError(t, err)
-	assert.False(t, closed)
+	closeTask(domain.CloseTaskInput{TaskID: "tsk_none", Status: domain.TaskCompleted, At: at})
+	assert.Len(t, audits(), 1)
 }
 
 func TestRaiseTaskEscalationLevelNeverLowers(t *testing.T) {
