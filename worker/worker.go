@@ -83,12 +83,16 @@ type Options struct {
 	Log        *slog.Logger
 	// MaxConcurrentActivities caps activities run at once (0: the SDK default).
 	MaxConcurrentActivities int
+	// WorkflowTaskPollers is how many workflow-task polls the worker keeps open, split
+	// between its sticky and the normal queue (0: the SDK default of 2; 1 is invalid).
+	WorkflowTaskPollers int
 }
 
 // New returns a worker with every workflow and activity registered, not yet started.
 func New(o Options) sdkworker.Worker {
 	w := sdkworker.New(o.Client, o.queue(), sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskPollers:   o.WorkflowTaskPollers,
 	})
 	RegisterAll(w, o.Activities)
 	return w

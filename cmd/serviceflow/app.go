@@ -96,7 +96,8 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 		Config: activities.Config{PublicURL: cfg.BaseURL()},
 		Log:    log.With("component", "activities"),
 	}
-	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker")}
+	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker"),
+		WorkflowTaskPollers: cfg.WorkflowPollers}
 }
 
 // newAPI builds the HTTP handler. Its /metrics serves reg when one is given, else a

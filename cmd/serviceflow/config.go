@@ -26,6 +26,7 @@ type Config struct {
 	UpdateTimeout     time.Duration `env:"SERVICEFLOW_UPDATE_TIMEOUT" envDefault:"30s" help:"how long completing a task waits for the process before answering 504"`
 	LogLevel          string        `env:"SERVICEFLOW_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat         string        `env:"SERVICEFLOW_LOG_FORMAT" envDefault:"text" help:"text or json"`
+	WorkflowPollers   int           `env:"SERVICEFLOW_WORKFLOW_TASK_POLLERS" envDefault:"8" help:"worker: workflow-task polls kept open (at least 2); raise it when temporal_workflow_task_schedule_to_start_latency grows"`
 	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
@@ -78,6 +79,9 @@ func (c Config) validate() error {
 	}
 	if _, err := c.financeThreshold(); err != nil {
 		errs = append(errs, "SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD: "+err.Error())
+	}
+	if c.WorkflowPollers < 2 || c.WorkflowPollers > 100 {
+		errs = append(errs, "SERVICEFLOW_WORKFLOW_TASK_POLLERS must be between 2 and 100")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, "MAIL_FROM: "+err.Error())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,23 @@ func TestConfigDefaultsAndContractRules(t *testing.T) {
 	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_CONTRACT_") ||
 		!strings.Contains(err.Error(), "SERVICEFLOW_COMPLAINT_RESPONSE_SLA") {
 		t.Fatalf("want one error naming both bad settings, got %v", err)
+	}
+}
+
+// The worker keeps eight workflow-task polls open by default; the SDK refuses one.
+func TestConfigWorkflowTaskPollers(t *testing.T) {
+	c, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WorkflowPollers != 8 {
+		t.Fatalf("default workflow-task pollers: %d, want 8", c.WorkflowPollers)
+	}
+	if w := workerOptions(c, nil, nil, slog.New(slog.DiscardHandler)); w.WorkflowTaskPollers != 8 {
+		t.Fatalf("worker options carry %d pollers, want 8", w.WorkflowTaskPollers)
+	}
+	t.Setenv("SERVICEFLOW_WORKFLOW_TASK_POLLERS", "1")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_WORKFLOW_TASK_POLLERS") {
+		t.Fatalf("one poller: want an error naming the setting, got %v", err)
 	}
 }
