@@ -29,6 +29,7 @@ import (
 
 type options struct {
 	clients, complaints, baseline int
+	warmup                        int
 	inboxRows, inboxSamples       int
 	out                           string
 	api, temporalAddr, tokens     string
@@ -51,6 +52,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.clients, "clients", 8, "concurrent clients")
 	fs.IntVar(&o.complaints, "complaints", 200, "complaints to file and work")
 	fs.IntVar(&o.baseline, "baseline", 0, "baseline workflows (0: as many as complaints)")
+	fs.IntVar(&o.warmup, "warmup", -1, "complaints filed and worked before the intake, not measured (-1: one per client)")
 	fs.IntVar(&o.inboxRows, "inbox-rows", 100_000, "task rows to insert before timing the inbox (0: skip the inbox)")
 	fs.IntVar(&o.inboxSamples, "inbox-samples", 500, "timed inbox requests per query")
 	fs.StringVar(&o.out, "out", "loadgen-figures.json", "JSON file for the figures")
@@ -68,8 +70,11 @@ func parseFlags(args []string) (options, error) {
 	if o.baseline == 0 {
 		o.baseline = o.complaints
 	}
-	if o.clients < 1 || o.complaints < 1 || o.baseline < 1 || o.inboxRows < 0 || o.inboxSamples < 1 {
-		return o, errors.New("-clients, -complaints, -baseline and -inbox-samples must be positive, -inbox-rows not negative")
+	if o.warmup == -1 {
+		o.warmup = o.clients
+	}
+	if o.warmup < 0 || o.clients < 1 || o.complaints < 1 || o.baseline < 1 || o.inboxRows < 0 || o.inboxSamples < 1 {
+		return o, errors.New("-clients, -complaints, -baseline and -inbox-samples must be positive, -inbox-rows and -warmup not negative")
 	}
 	return o, nil
 }
@@ -141,6 +146,22 @@ func run(ctx context.Context, o options) (*Figures, error) {
 	logf("baseline: %d one-activity workflows from %d clients", o.baseline, o.clients)
 	if f.Baseline, f.BaselineLatency, err = runBaseline(ctx, tc, runID, o.clients, o.baseline); err != nil {
 		return f, fmt.Errorf("baseline: %w", err)
+	}
+
+	if o.warmup > 0 {
+		// As the baseline warms up its worker: the first completions of a fresh process
+		// pay for its caches and each connection's prepared statements.
+		logf("warm-up: %d complaints filed and worked, not measured", o.warmup)
+		wids, _, _, err := runIntake(ctx, a, runID+"-warmup", o.clients, o.warmup)
+		if err == nil {
+			_, _, err = runWork(ctx, a, wids, o.clients)
+		}
+		if err == nil && db != nil {
+			_, err = waitOutboxDrained(ctx, db.Pool, wids, 5*time.Minute)
+		}
+		if err != nil {
+			return f, fmt.Errorf("warm-up: %w", err)
+		}
 	}
 
 	logf("intake: %d complaints from %d clients", o.complaints, o.clients)
