@@ -144,18 +144,18 @@ func (o *Outbox) deliver(ctx context.Context, in domain.SendEmailInput, e store.
 	var se *SendError // set by the errors.As below for any *SendError, retryable or not
 	switch {
 	case sendErr == nil:
-		err = o.Store.WithTx(rctx, func(tx pgx.Tx) error {
-			changed, err := store.MarkEmailSent(rctx, tx, e.ID, providerID)
-			if err != nil || !changed {
-				return err
-			}
-			return o.audit(rctx, tx, in, e, "email_sent", map[string]any{"provider_message_id": providerID})
+		// One round trip: the row, its audit event and the row as it now is.
+		var sent store.Email
+		err = o.Store.Pipeline(rctx, func(b *pgx.Batch) error {
+			a := o.auditInput(in, e, "email_sent", map[string]any{"provider_message_id": providerID})
+			return store.QueueMarkEmailSent(b, e, providerID, a, &sent)
 		})
 		if err != nil {
 			// The provider has the message: this is the double-send window described above.
 			o.log().Error("e-mail sent but not recorded", "email_id", e.ID, "provider_message_id", providerID, "err", err)
 			return domain.SendEmailResult{}, fmt.Errorf("record e-mail %s as sent: %w", e.ID, err)
 		}
+		return result(sent), nil
 	case errors.As(sendErr, &se) && !se.Retryable:
 		err = o.Store.WithTx(rctx, func(tx pgx.Tx) error {
 			changed, err := store.MarkEmailFailed(rctx, tx, e.ID, se.Error())
@@ -226,14 +226,24 @@ func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.E
 
 // audit writes the e-mail's audit event for its process, once per key and event.
 func (o *Outbox) audit(ctx context.Context, q store.Querier, in domain.SendEmailInput, e store.Email, event string, extra map[string]any) error {
-	if in.ProcessID == "" {
+	a := o.auditInput(in, e, event, extra)
+	if a.Key == "" {
 		return nil
+	}
+	return store.InsertAudit(ctx, q, a)
+}
+
+// auditInput is the e-mail's audit event for its process; its Key is empty when the
+// e-mail belongs to no process.
+func (o *Outbox) auditInput(in domain.SendEmailInput, e store.Email, event string, extra map[string]any) domain.AuditInput {
+	if in.ProcessID == "" {
+		return domain.AuditInput{}
 	}
 	detail := map[string]any{"email_id": e.ID, "template": e.Template, "to": e.To}
 	for k, v := range extra {
 		detail[k] = v
 	}
-	return store.InsertAudit(ctx, q, domain.AuditInput{
+	return domain.AuditInput{
 		Key:       "email/" + in.IdempotencyKey + "/" + strings.TrimPrefix(event, "email_"),
 		Process:   in.Process,
 		ProcessID: in.ProcessID,
@@ -241,7 +251,7 @@ func (o *Outbox) audit(ctx context.Context, q store.Querier, in domain.SendEmail
 		Event:     event,
 		Detail:    detail,
 		At:        time.Now(),
-	})
+	}
 }
 
 func (o *Outbox) lease() time.Duration {

@@ -149,15 +149,38 @@ func (s *Store) ClaimEmail(ctx context.Context, id string, lease time.Duration) 
 // already settled (a delivery event may have overtaken it) and reports whether it
 // changed the row.
 func MarkEmailSent(ctx context.Context, q Querier, id, providerMessageID string) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE emails
-		SET status = 'sent', provider_message_id = NULLIF($2, ''), sent_at = now(), error = NULL,
-			claimed_until = NULL, updated_at = now()
-		WHERE id = $1 AND status IN ('queued', 'sending')`, id, providerMessageID)
+	tag, err := q.Exec(ctx, markEmailSentSQL, id, providerMessageID)
 	if err != nil {
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// QueueMarkEmailSent queues MarkEmailSent on b, then its audit event (when a.Key is set),
+// written only if the row now carries this send's provider message id, then the read of
+// the row into out.
+func QueueMarkEmailSent(b *pgx.Batch, e Email, providerMessageID string, a domain.AuditInput, out *Email) error {
+	b.Queue(markEmailSentSQL, e.ID, providerMessageID)
+	if a.Key != "" {
+		err := QueueInsertAudit(b, a, `EXISTS (SELECT 1 FROM emails
+			WHERE id = $8 AND status = 'sent' AND provider_message_id IS NOT DISTINCT FROM NULLIF($9::text, ''))`,
+			e.ID, providerMessageID)
+		if err != nil {
+			return err
+		}
+	}
+	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE id = $1`, e.ID).QueryRow(func(row pgx.Row) error {
+		var err error
+		*out, err = scanEmail(row)
+		return err
+	})
+	return nil
+}
+
+const markEmailSentSQL = `UPDATE emails
+	SET status = 'sent', provider_message_id = NULLIF($2, ''), sent_at = now(), error = NULL,
+		claimed_until = NULL, updated_at = now()
+	WHERE id = $1 AND status IN ('queued', 'sending')`
 
 // MarkEmailFailed records a permanent failure and its reason; it reports whether it
 // changed the row.

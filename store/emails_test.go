@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -285,4 +286,46 @@ func TestRecordEmailEvent(t *testing.T) {
 	assert.True(t, fresh)
 	_, err = s.RecordEmailEvent(ctx, store.EmailEvent{EventID: "ev-7", Type: "open", Status: "opened", ProviderMessageID: "msg-1"})
 	assert.Error(t, err)
+}
+
+// The pipelined enqueue and mark-sent: the enqueue reads back the key's row (the first
+// one, when the key was taken); marking sent writes its audit event only when the row
+// took this send's message id, and reads the row back.
+func TestPipelinedOutboxWrites(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t, "emailpipe")
+	pipe := func(queue func(b *pgx.Batch) error) {
+		t.Helper()
+		require.NoError(t, s.Pipeline(ctx, queue))
+	}
+	var got store.Email
+	e := newEmail("p1", "a@example.com", "CMP-1")
+	pipe(func(b *pgx.Batch) error { store.QueueInsertEmail(b, e, &got); return nil })
+	assert.Equal(t, e.ID, got.ID)
+	pipe(func(b *pgx.Batch) error {
+		store.QueueInsertEmail(b, newEmail("p1", "b@example.com", "CMP-2"), &got)
+		return nil
+	})
+	assert.Equal(t, e.ID, got.ID, "a second enqueue of the key returns the first row")
+	assert.Equal(t, "a@example.com", got.To)
+
+	audit := func(key string) domain.AuditInput {
+		return domain.AuditInput{Key: key, Process: "complaint", ProcessID: "CMP-1", Actor: "system", Event: "email_sent", At: time.Now()}
+	}
+	audits := func() int {
+		var n int
+		require.NoError(t, s.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE process_id = 'CMP-1'`).Scan(&n))
+		return n
+	}
+	pipe(func(b *pgx.Batch) error { return store.QueueMarkEmailSent(b, e, "msg-1", audit("email/p1/sent"), &got) })
+	assert.Equal(t, store.EmailSent, got.Status)
+	assert.Equal(t, "msg-1", got.ProviderMessageID)
+	assert.Equal(t, 1, audits())
+
+	// Another attempt's send, recorded late, changes neither the row nor the audit trail.
+	pipe(func(b *pgx.Batch) error {
+		return store.QueueMarkEmailSent(b, e, "msg-2", audit("email/p1/sent-again"), &got)
+	})
+	assert.Equal(t, "msg-1", got.ProviderMessageID)
+	assert.Equal(t, 1, audits())
 }
