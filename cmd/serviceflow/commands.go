@@ -41,7 +41,7 @@ func startService(ctx context.Context, name, synopsis string, args []string) (*s
 	if s.st, err = openStore(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	registerPool(s.reg, s.st, "main")
+	registerPool(s.reg, s.st, name)
 	if s.tc, err = dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, s.log, s.reg); err != nil {
 		s.st.Close()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/serviceflow/serviceflow/devstack"
+	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/worker"
 )
 
@@ -73,8 +74,18 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("demo organisation: %w", err)
 	}
 
+	// The worker gets a pool of its own, as in the production topology, where it is a
+	// process of its own: a burst of background e-mail then never keeps a person's
+	// request waiting for a connection.
+	wst, err := store.Open(ctx, pg.URL)
+	if err != nil {
+		return err
+	}
+	defer wst.Close()
+
 	reg := newRegistry() // one /metrics on the API for the worker and the API
-	registerPool(reg, st, "main")
+	registerPool(reg, st, "api")
+	registerPool(reg, wst, "worker")
 	tc, err := dialTemporal(ctx, cfg.TemporalAddress, namespace, log, reg)
 	if err != nil {
 		return err
@@ -82,7 +93,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer tc.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
-	wopts := workerOptions(cfg, tc, st, log)
+	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
 

@@ -100,7 +100,7 @@ func TestMetricsShareTheProcessRegistry(t *testing.T) {
 func TestMetricsReportTheDatabasePool(t *testing.T) {
 	st := storetest.New(t, "poolmetrics")
 	reg := newRegistry()
-	registerPool(reg, st, "main")
+	registerPool(reg, st, "api")
 	for range 3 {
 		if err := st.Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -111,9 +111,9 @@ func TestMetricsReportTheDatabasePool(t *testing.T) {
 	body := w.Body.String()
 	db := st.Pool.Config().ConnConfig.Database
 	for _, want := range []string{
-		`pgxpool_acquire_count{db_name="` + db + `",pool="main"} `,
-		`pgxpool_empty_acquire_wait_time_ns{db_name="` + db + `",pool="main"} `,
-		fmt.Sprintf(`pgxpool_max_conns{db_name="%s",pool="main"} %d`, db, st.Pool.Config().MaxConns),
+		`pgxpool_acquire_count{db_name="` + db + `",pool="api"} `,
+		`pgxpool_empty_acquire_wait_time_ns{db_name="` + db + `",pool="api"} `,
+		fmt.Sprintf(`pgxpool_max_conns{db_name="%s",pool="api"} %d`, db, st.Pool.Config().MaxConns),
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
