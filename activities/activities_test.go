@@ -167,9 +167,7 @@ func TestCreateTaskTwiceStoresOnce(t *testing.T) {
 
 	var detail map[string]any
 	require.NoError(t, a.Store.Pool.QueryRow(ctx, `SELECT detail FROM audit_events WHERE event = 'task_created'`).Scan(&detail))
-	assert.Equal(t, "tsk_A", detail["task_id"])
-	assert.Equal(t, "respond", detail["step"])
-	assert.Equal(t, "carol", detail["assignee"])
+	assert.Equal(t, map[string]any{"task_id": "tsk_A", "step": "respond", "assignee": "carol", "candidate_groups": []any{}}, detail)
 
 	// Both attempts ask the outbox for the same e-mail; the key makes it one message.
 	assert.Equal(t, []string{"task/tsk_A/assigned/carol", "task/tsk_A/assigned/carol"}, m.keys())
@@ -202,6 +200,8 @@ func TestCreateTaskRoutesToDelegate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, domain.CreateTaskResult{TaskID: "tsk_D", Assignee: "carol", DelegatedFrom: "cathy"}, res)
 	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM tasks WHERE assignee = 'carol' AND delegated_from = 'cathy'`))
+	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM audit_events WHERE event = 'task_created'
+		AND detail = '{"task_id": "tsk_D", "step": "respond", "assignee": "carol", "candidate_groups": [], "delegated_from": "cathy"}'::jsonb`))
 	assert.Equal(t, []string{"task/tsk_D/assigned/carol"}, m.keys())
 	assert.Equal(t, "cathy", m.sent()[0].Data["delegated_from"])
 }

@@ -25,34 +25,18 @@ func (a *Activities) CreateTask(ctx context.Context, in domain.CreateTaskInput) 
 		return domain.CreateTaskResult{}, invalidInput("task needs an assignee or candidate groups")
 	}
 	in.CreatedAt = orNow(in.CreatedAt)
+	// Routing reads first, then one round trip for the row, its audit event and its
+	// snapshot.
+	if err := a.avoidSelfReview(ctx, a.Store.Pool, &in); err != nil {
+		return domain.CreateTaskResult{}, err
+	}
+	assignee, delegatedFrom, err := a.routeTo(ctx, a.Store.Pool, in.Assignee)
+	if err != nil {
+		return domain.CreateTaskResult{}, err
+	}
 	var t store.TaskSnapshot
-	err := a.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		if err := a.avoidSelfReview(ctx, tx, &in); err != nil {
-			return err
-		}
-		assignee, delegatedFrom, err := a.routeTo(ctx, tx, in.Assignee)
-		if err != nil {
-			return err
-		}
-		if _, err := store.InsertTask(ctx, tx, in, assignee, delegatedFrom); err != nil {
-			return err
-		}
-		if t, err = store.GetTaskSnapshot(ctx, tx, in.TaskID); err != nil {
-			return err
-		}
-		detail := map[string]any{
-			"task_id":          t.ID,
-			"step":             t.Step,
-			"assignee":         t.Assignee,
-			"candidate_groups": t.CandidateGroups,
-		}
-		if t.DelegatedFrom != "" {
-			detail["delegated_from"] = t.DelegatedFrom
-		}
-		return store.InsertAudit(ctx, tx, domain.AuditInput{
-			Key: "task/" + t.ID + "/created", Process: t.Process, ProcessID: t.ProcessID,
-			Actor: "system", Event: "task_created", Detail: detail, At: t.CreatedAt,
-		})
+	err = a.Store.Pipeline(ctx, func(b *pgx.Batch) error {
+		return store.QueueCreateTask(b, in, assignee, delegatedFrom, &t)
 	})
 	if err != nil {
 		return domain.CreateTaskResult{}, err

@@ -34,9 +34,53 @@ type TaskSnapshot struct {
 // group task) and recording delegatedFrom. A task with the same id is left as it is, so a
 // retried activity inserts nothing new; inserted reports whether this call created it.
 func InsertTask(ctx context.Context, q Querier, in domain.CreateTaskInput, assignee, delegatedFrom string) (inserted bool, err error) {
-	form, err := json.Marshal(nonNilSlice(in.Form))
+	args, err := insertTaskArgs(in, assignee, delegatedFrom)
 	if err != nil {
 		return false, err
+	}
+	tag, err := q.Exec(ctx, insertTaskSQL, args...)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// QueueCreateTask queues on b InsertTask, the task_created audit event of the row (once
+// per task: its detail names the step, the assignee, the candidate groups and whom the
+// task was delegated from) and the read of the row's snapshot into out.
+func QueueCreateTask(b *pgx.Batch, in domain.CreateTaskInput, assignee, delegatedFrom string, out *TaskSnapshot) error {
+	args, err := insertTaskArgs(in, assignee, delegatedFrom)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertTaskSQL, args...)
+	b.Queue(`INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
+		SELECT 'task/' || id || '/created', process, process_id, created_at, 'system', 'task_created',
+			jsonb_build_object('task_id', id, 'step', step, 'assignee', coalesce(assignee, ''),
+				'candidate_groups', to_jsonb(candidate_groups))
+			|| CASE WHEN delegated_from IS NULL THEN '{}'::jsonb
+				ELSE jsonb_build_object('delegated_from', delegated_from) END
+		FROM tasks WHERE id = $1
+		ON CONFLICT (key) DO NOTHING`, in.TaskID)
+	b.Queue(taskSnapshotSQL, in.TaskID).QueryRow(func(row pgx.Row) error {
+		var err error
+		*out, err = scanTaskSnapshot(row)
+		return err
+	})
+	return nil
+}
+
+const insertTaskSQL = `INSERT INTO tasks (id, workflow_id, process, process_id, step, round,
+		title, assignee, delegated_from, candidate_groups, exclude_users, priority, actions,
+		form, context, due_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10, $11, $12, $13,
+		$14, $15, $16, $17)
+	ON CONFLICT (id) DO NOTHING`
+
+func insertTaskArgs(in domain.CreateTaskInput, assignee, delegatedFrom string) ([]any, error) {
+	form, err := json.Marshal(nonNilSlice(in.Form))
+	if err != nil {
+		return nil, err
 	}
 	taskCtx := in.Context
 	if taskCtx == nil {
@@ -44,33 +88,28 @@ func InsertTask(ctx context.Context, q Querier, in domain.CreateTaskInput, assig
 	}
 	ctxJSON, err := json.Marshal(taskCtx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	tag, err := q.Exec(ctx, `INSERT INTO tasks (id, workflow_id, process, process_id, step, round,
-			title, assignee, delegated_from, candidate_groups, exclude_users, priority, actions,
-			form, context, due_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10, $11, $12, $13,
-			$14, $15, $16, $17)
-		ON CONFLICT (id) DO NOTHING`,
-		in.TaskID, in.WorkflowID, in.Process, in.ProcessID, in.Step, in.Round, in.Title,
+	return []any{in.TaskID, in.WorkflowID, in.Process, in.ProcessID, in.Step, in.Round, in.Title,
 		assignee, delegatedFrom, nonNilSlice(in.CandidateGroups), nonNilSlice(in.ExcludeUsers), in.Priority,
-		nonNilSlice(in.Actions), form, ctxJSON, in.DueAt.UTC(), in.CreatedAt.UTC())
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
+		nonNilSlice(in.Actions), form, ctxJSON, in.DueAt.UTC(), in.CreatedAt.UTC()}, nil
 }
 
 // GetTaskSnapshot returns the task's routing data, or ErrNotFound.
 func GetTaskSnapshot(ctx context.Context, q Querier, id string) (TaskSnapshot, error) {
+	return scanTaskSnapshot(q.QueryRow(ctx, taskSnapshotSQL, id))
+}
+
+const taskSnapshotSQL = `SELECT id, workflow_id, process, process_id, step, round, title,
+		coalesce(assignee, ''), coalesce(delegated_from, ''), candidate_groups, exclude_users,
+		status, escalation_level, due_at, created_at
+	FROM tasks WHERE id = $1`
+
+func scanTaskSnapshot(row pgx.Row) (TaskSnapshot, error) {
 	var t TaskSnapshot
-	err := q.QueryRow(ctx, `SELECT id, workflow_id, process, process_id, step, round, title,
-			coalesce(assignee, ''), coalesce(delegated_from, ''), candidate_groups, exclude_users,
-			status, escalation_level, due_at, created_at
-		FROM tasks WHERE id = $1`, id).
-		Scan(&t.ID, &t.WorkflowID, &t.Process, &t.ProcessID, &t.Step, &t.Round, &t.Title,
-			&t.Assignee, &t.DelegatedFrom, &t.CandidateGroups, &t.ExcludeUsers,
-			&t.Status, &t.EscalationLevel, &t.DueAt, &t.CreatedAt)
+	err := row.Scan(&t.ID, &t.WorkflowID, &t.Process, &t.ProcessID, &t.Step, &t.Round, &t.Title,
+		&t.Assignee, &t.DelegatedFrom, &t.CandidateGroups, &t.ExcludeUsers,
+		&t.Status, &t.EscalationLevel, &t.DueAt, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TaskSnapshot{}, ErrNotFound
 	}
