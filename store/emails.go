@@ -93,7 +93,12 @@ func InsertEmail(ctx context.Context, q Querier, e Email) (bool, error) {
 // out: the row just inserted, or the one that was there.
 func QueueInsertEmail(b *pgx.Batch, e Email, out *Email) {
 	b.Queue(insertEmailSQL, insertEmailArgs(e)...)
-	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE idempotency_key = $1`, e.IdempotencyKey).QueryRow(func(row pgx.Row) error {
+	queueEmailRow(b, "idempotency_key", e.IdempotencyKey, out)
+}
+
+// queueEmailRow queues on b the read of the outbox row whose column equals value into out.
+func queueEmailRow(b *pgx.Batch, column string, value any, out *Email) {
+	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE `+column+` = $1`, value).QueryRow(func(row pgx.Row) error {
 		var err error
 		*out, err = scanEmail(row)
 		return err
@@ -169,11 +174,7 @@ func QueueMarkEmailSent(b *pgx.Batch, e Email, providerMessageID string, a domai
 			return err
 		}
 	}
-	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE id = $1`, e.ID).QueryRow(func(row pgx.Row) error {
-		var err error
-		*out, err = scanEmail(row)
-		return err
-	})
+	queueEmailRow(b, "id", e.ID, out)
 	return nil
 }
 
