@@ -3,11 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -24,48 +21,19 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/internal/sendgridtest"
 	"github.com/serviceflow/serviceflow/store"
 )
 
-// webhookKey is an ECDSA P-256 key pair standing in for SendGrid's signing key.
-type webhookKey struct {
-	priv   *ecdsa.PrivateKey
-	public string // base64 DER, as SendGrid's settings page shows it
-}
-
-func newWebhookKey(t *testing.T) webhookKey {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return webhookKey{priv: priv, public: base64.StdEncoding.EncodeToString(der)}
-}
-
-// sign signs like SendGrid: ECDSA over SHA-256(timestamp + payload), ASN.1 DER, base64.
-func (k webhookKey) sign(t *testing.T, timestamp string, payload []byte) string {
-	t.Helper()
-	h := sha256.Sum256(append([]byte(timestamp), payload...))
-	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(sig)
-}
-
 // postEvents posts a webhook body, signed with k unless k is nil.
-func (e *env) postEvents(k *webhookKey, body []byte) resp {
+func (e *env) postEvents(k *sendgridtest.SigningKey, body []byte) resp {
 	e.t.Helper()
 	req := httptest.NewRequest("POST", SendGridWebhookPath, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if k != nil {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		req.Header.Set(eventwebhook.TimestampHTTPHeader, ts)
-		req.Header.Set(eventwebhook.VerificationHTTPHeader, k.sign(e.t, ts, body))
+		req.Header.Set(eventwebhook.VerificationHTTPHeader, k.Sign(e.t, ts, body))
 	}
 	w := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(w, req)
@@ -126,8 +94,8 @@ func sgEvent(event, id, msgID, key string) map[string]any {
 func TestSendGridWebhookSignature(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	key, other := newWebhookKey(t), newWebhookKey(t)
-	e.mountWebhook(key.public, nil)
+	key, other := sendgridtest.NewSigningKey(t), sendgridtest.NewSigningKey(t)
+	e.mountWebhook(key.Public, nil)
 	e.sentEmail("complaint/cmp_1/ack", "cmp_1", "msg-1")
 	body := sgEvents(t, sgEvent("delivered", "ev-1", "msg-1", "complaint/cmp_1/ack"))
 
@@ -135,9 +103,9 @@ func TestSendGridWebhookSignature(t *testing.T) {
 	tampered := bytes.Replace(body, []byte("delivered"), []byte("bounce"), 1)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	for name, r := range map[string]*http.Request{
-		"tampered body": signedRequest(tampered, ts, key.sign(t, ts, body)),
-		"wrong key":     signedRequest(body, ts, other.sign(t, ts, body)),
-		"other time":    signedRequest(body, ts+"1", key.sign(t, ts, body)),
+		"tampered body": signedRequest(tampered, ts, key.Sign(t, ts, body)),
+		"wrong key":     signedRequest(body, ts, other.Sign(t, ts, body)),
+		"other time":    signedRequest(body, ts+"1", key.Sign(t, ts, body)),
 		"no signature":  signedRequest(body, "", ""),
 		"not base64":    signedRequest(body, ts, "%%%"),
 		"not asn.1":     signedRequest(body, ts, base64.StdEncoding.EncodeToString([]byte("junk"))),
@@ -192,8 +160,8 @@ func (e *env) countEvents() int {
 func TestSendGridWebhookBounceAndDuplicates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	key := newWebhookKey(t)
-	e.mountWebhook(key.public, nil)
+	key := sendgridtest.NewSigningKey(t)
+	e.mountWebhook(key.Public, nil)
 	cmp := e.do("POST", "/api/v1/complaints", "carol", complaintBody()).want(http.StatusCreated).json()["id"].(string)
 	ackKey := "complaint/" + cmp + "/ack"
 	e.sentEmail(ackKey, cmp, "msg-ack")
@@ -288,10 +256,10 @@ func TestSendGridWebhookUnsigned(t *testing.T) {
 }
 
 func TestParseSendGridWebhookKey(t *testing.T) {
-	k := newWebhookKey(t)
-	der, _ := base64.StdEncoding.DecodeString(k.public)
-	pem := "-----BEGIN PUBLIC KEY-----\n" + k.public[:40] + "\n" + k.public[40:] + "\n-----END PUBLIC KEY-----\n"
-	for _, s := range []string{k.public, pem} {
+	k := sendgridtest.NewSigningKey(t)
+	der, _ := base64.StdEncoding.DecodeString(k.Public)
+	pem := "-----BEGIN PUBLIC KEY-----\n" + k.Public[:40] + "\n" + k.Public[40:] + "\n-----END PUBLIC KEY-----\n"
+	for _, s := range []string{k.Public, pem} {
 		if _, err := ParseSendGridWebhookKey(s); err != nil {
 			t.Errorf("%q: %v", s, err)
 		}

@@ -3,7 +3,6 @@ package mail
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/internal/sendgridtest"
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/store/storetest"
 )
@@ -58,25 +58,8 @@ func (f *fakeSendGrid) handle(w http.ResponseWriter, r *http.Request) {
 	if got := r.Header.Get("Authorization"); got != "Bearer test-key" {
 		f.t.Errorf("fake SendGrid: Authorization = %q", got)
 	}
-	var body struct {
-		From struct {
-			Email string `json:"email"`
-		} `json:"from"`
-		Subject          string `json:"subject"`
-		Personalizations []struct {
-			To []struct {
-				Email string `json:"email"`
-				Name  string `json:"name"`
-			} `json:"to"`
-		} `json:"personalizations"`
-		Content []struct {
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		} `json:"content"`
-		CustomArgs map[string]string `json:"custom_args"`
-		Headers    map[string]string `json:"headers"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	body, err := sendgridtest.DecodeMailSend(r.Body)
+	if err != nil {
 		f.t.Errorf("fake SendGrid: decode: %v", err)
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/serviceflow/serviceflow/internal/sendgridtest"
 )
 
 // sentMail is one accepted v3 mail/send request.
@@ -43,24 +44,8 @@ func (f *fakeSendGrid) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	var p struct {
-		From struct {
-			Email string `json:"email"`
-		} `json:"from"`
-		Subject          string `json:"subject"`
-		Personalizations []struct {
-			To []struct {
-				Email string `json:"email"`
-			} `json:"to"`
-			CustomArgs map[string]string `json:"custom_args"`
-		} `json:"personalizations"`
-		Content []struct {
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		} `json:"content"`
-		CustomArgs map[string]string `json:"custom_args"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+	p, err := sendgridtest.DecodeMailSend(r.Body)
+	if err != nil {
 		f.t.Errorf("fake sendgrid: bad JSON: %v", err)
 		w.WriteHeader(http.StatusBadRequest)
 		return

@@ -3,12 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +18,7 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/internal/sendgridtest"
 	"github.com/serviceflow/serviceflow/store"
 )
 
@@ -144,10 +139,10 @@ func TestEmailProviderFaults(t *testing.T) {
 		}
 		return sgAnswer{}, false
 	})
-	whKey := newSigningKey(t)
+	whKey := sendgridtest.NewSigningKey(t)
 	s := startStack(t, func(c *Config) {
 		c.SendGridAPIURL = sg.srv.URL
-		c.SendGridWebhookPK = whKey.public
+		c.SendGridWebhookPK = whKey.Public
 	})
 	ctx := context.Background()
 	st, err := store.Open(ctx, s.cfg.DatabaseURL)
@@ -319,35 +314,12 @@ func countEvent(timeline []any, event string) int {
 	return n
 }
 
-// signingKey is an ECDSA P-256 key pair in place of SendGrid's webhook signing key.
-type signingKey struct {
-	priv   *ecdsa.PrivateKey
-	public string // base64 DER, as SendGrid shows it
-}
-
-func newSigningKey(t *testing.T) signingKey {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signingKey{priv: priv, public: base64.StdEncoding.EncodeToString(der)}
-}
-
-// postWebhook posts body to /webhooks/sendgrid signed as SendGrid signs (ECDSA over
-// SHA-256 of timestamp + body); tamper changes the body after signing.
-func postWebhook(t *testing.T, base string, k signingKey, body []byte, tamper bool) int {
+// postWebhook posts body to /webhooks/sendgrid signed as SendGrid signs; tamper changes
+// the body after signing.
+func postWebhook(t *testing.T, base string, k sendgridtest.SigningKey, body []byte, tamper bool) int {
 	t.Helper()
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	h := sha256.Sum256(append([]byte(ts), body...))
-	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	sig := k.Sign(t, ts, body)
 	if tamper {
 		body = bytes.Replace(body, []byte("bounce"), []byte("delivered"), 1)
 	}
@@ -357,7 +329,7 @@ func postWebhook(t *testing.T, base string, k signingKey, body []byte, tamper bo
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(eventwebhook.TimestampHTTPHeader, ts)
-	req.Header.Set(eventwebhook.VerificationHTTPHeader, base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set(eventwebhook.VerificationHTTPHeader, sig)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
