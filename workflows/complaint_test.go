@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/serviceflow/serviceflow/domain"
@@ -138,22 +139,78 @@ func TestComplaintNoResponseRemindsAndEscalates(t *testing.T) {
 		assert.Equal(t, t0.Add(24*hour), in.DueAt)
 	}
 
-	// Each escalation is projected onto the complaint with its level.
+	// Each escalation is projected onto the complaint with its level, when it is raised.
 	var levels []int
+	var at []time.Duration
 	for _, c := range h.f.of(domain.ActProjectComplaint) {
 		// A projection only: RaiseEscalation wrote the audit event.
 		if p := c.In.(domain.ComplaintProjection); p.EscalationLevel != nil {
 			assert.Empty(t, p.Audit.Key)
 			levels = append(levels, *p.EscalationLevel)
+			at = append(at, c.At.Sub(t0))
 			assert.Equal(t, domain.ComplaintEvaluating, p.Status)
 		}
 	}
 	assert.Equal(t, []int{1, 2}, levels)
+	assert.Equal(t, []time.Duration{24 * hour, 36 * hour}, at)
 
 	// Cancelling the workflow cancels the open task.
 	closes := h.f.of(domain.ActCloseTask)
 	require.Len(t, closes, 1)
 	assert.Equal(t, domain.TaskCancelled, closes[0].In.(domain.CloseTaskInput).Status)
+}
+
+// The complete-task Update answers only once the step's writes are done: whoever reads
+// the complaint or the inbox next sees the decision and the next task.
+func TestCompleteTaskAnswersAfterItsWrites(t *testing.T) {
+	h := newHarness(t, nil)
+	var closed, projected, created []string
+	h.at(hour, func() {
+		h.env.UpdateWorkflow(domain.UpdateCompleteTask, "u1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) },
+			OnComplete: func(_ any, err error) {
+				require.NoError(t, err)
+				for _, c := range h.f.of(domain.ActCloseTask) {
+					closed = append(closed, c.In.(domain.CloseTaskInput).TaskID)
+				}
+				projected = h.statuses()
+				for _, in := range h.createdTasks() {
+					created = append(created, in.Step)
+				}
+			},
+		}, completeRequest(domain.StepEvaluate, 1, "", ActionAccept, "carol", map[string]any{"category": "delivery", "severity": "normal"}))
+	})
+	h.at(2*hour, func() { h.env.CancelWorkflow() })
+	_, err := h.run()
+	require.True(t, temporal.IsCanceledError(err), "got %v", err)
+
+	assert.Equal(t, []string{taskID(domain.StepEvaluate, 1, "")}, closed)
+	assert.Equal(t, []string{"received:received", "acknowledged:evaluating", "evaluated:responding"}, projected)
+	assert.Equal(t, []string{domain.StepEvaluate, domain.StepRespond}, created)
+}
+
+// Submitting feedback answers once what it caused is written (here, up to the end).
+func TestFeedbackAnswersAfterItsWrites(t *testing.T) {
+	h := newHarness(t, nil)
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	var projected []string
+	h.at(4*hour, func() {
+		h.env.UpdateWorkflow(domain.UpdateSubmitFeedback, "fb", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) },
+			OnComplete: func(_ any, err error) {
+				require.NoError(t, err)
+				projected = h.statuses()
+			},
+		}, domain.Feedback{Score: 5, Comment: "Thanks"})
+	})
+	st, err := h.run()
+	require.NoError(t, err)
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+	assert.Equal(t, h.statuses(), projected)
+	assert.Equal(t, []string{"feedback_received:following_up", "closed:closed"}, projected[len(projected)-2:])
 }
 
 func TestComplaintResponseWindows(t *testing.T) {
