@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -183,5 +184,28 @@ func TestWaitOutboxDrained(t *testing.T) {
 	n, err := waitOutboxDrained(ctx, st.Pool, []string{"CMP-1", "CMP-2", ""}, time.Second)
 	if err != nil || n != 2 {
 		t.Fatalf("after sending: %d, %v; want 2, nil", n, err)
+	}
+}
+
+// The disk probe times syncs until stopped, then leaves nothing behind.
+func TestDiskProbeTimesSyncsAndCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	p, err := startDiskProbe(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.syncs.summary().Count < 3 && time.Now().Before(deadline) {
+		time.Sleep(diskProbeEvery)
+	}
+	l := p.Stop()
+	if l.Count < 3 || l.Max <= 0 || l.P50 > l.Max {
+		t.Errorf("syncs = %+v, want at least 3 timed", l)
+	}
+	if after := p.Stop(); after.Count != l.Count {
+		t.Errorf("a second Stop sees %d syncs, the first %d: the probe went on", after.Count, l.Count)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("the probe left %v", files)
 	}
 }

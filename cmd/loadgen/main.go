@@ -190,7 +190,12 @@ func run(ctx context.Context, o options) (*Figures, error) {
 	}
 
 	logf("work: evaluate, respond and resolve %d complaints from %d clients", len(ids), o.clients)
+	disk, err := startDiskProbe(os.TempDir())
+	if err != nil {
+		return f, fmt.Errorf("disk probe: %w", err)
+	}
 	work, comp, err := runWork(ctx, a, ids, o.clients)
+	f.DiskSync = disk.Stop()
 	f.Worked, f.CompleteTask, f.CompleteConflicts = work, comp.all.summary(), int(comp.conflicts.Load())
 	f.CompleteByStep = map[string]Latency{}
 	for step, s := range comp.byStep {
@@ -238,6 +243,9 @@ type Figures struct {
 	// LoadAvg is the machine's 1-minute load average at the start and the end (Linux):
 	// other work on the machine skews every figure.
 	LoadAvg [2]string `json:"load_avg_start_end,omitempty"`
+	// DiskSync: a 4 KiB write and fsync in the temp directory every 20 ms during the
+	// work phase. Every PostgreSQL commit waits for such a sync (disk.go).
+	DiskSync Latency `json:"disk_fsync_during_work"`
 
 	// Baseline: one-activity workflows started on the same Temporal server, each client
 	// waiting for the result (start → result) before starting the next.
@@ -323,6 +331,9 @@ func (f *Figures) print(w io.Writer) {
 		f.OSArch, f.Cores, f.GOMAXPROCS, f.GoVersion, f.Clients, f.Stack)
 	if f.LoadAvg[0] != "" {
 		fmt.Fprintf(w, "  load average (1 min) at start %s, at end %s\n", f.LoadAvg[0], f.LoadAvg[1])
+	}
+	if d := f.DiskSync; d.Count > 0 {
+		fmt.Fprintf(w, "  disk: 4 KiB write+fsync every 20 ms during the work  p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", d.P50, d.P99, d.Max)
 	}
 	fmt.Fprintln(w)
 	tput := func(name string, t Throughput, unit string) {
