@@ -64,8 +64,14 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	if err := serveDebug(gctx, g, s.cfg.DebugAddr, s.log); err != nil {
+		ln.Close()
+		return err
+	}
 	s.log.Info("serviceflow api listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, ln, newAPI(s.cfg, s.tc, s.st, s.log, s.reg), s.log)
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(s.cfg, s.tc, s.st, s.log, s.reg), s.log) })
+	return g.Wait()
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -75,7 +81,12 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	defer s.close()
 	cfg, log, reg := s.cfg, s.log, s.reg
+	ctx, cancel := context.WithCancel(ctx) // stops what started if a later step fails
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
+	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
+		return err
+	}
 	if cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {

@@ -93,6 +93,9 @@ func runDev(ctx context.Context, args []string) error {
 	defer tc.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
+	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
+		return err
+	}
 	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
 	"github.com/serviceflow/serviceflow/store/storetest"
@@ -121,5 +124,49 @@ func TestMetricsReportTheDatabasePool(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`pgxpool_acquire_count\{[^}]*\} (\d+)`).FindStringSubmatch(body); m == nil || m[1] == "0" {
 		t.Errorf("acquire count after three pings: %v", m)
+	}
+}
+
+// SERVICEFLOW_DEBUG_ADDR serves Go's profiles on a listener of its own, and only there:
+// the API never exposes them. Unset, nothing listens.
+func TestDebugProfilesOnTheirOwnListener(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	g, ctx := errgroup.WithContext(t.Context())
+	if err := serveDebug(ctx, g, "", quiet); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	g, gctx := errgroup.WithContext(ctx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if err := serveDebug(gctx, g, addr, quiet); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/debug/pprof/": "goroutine", "/debug/pprof/heap?debug=1": "heap profile"} {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want 200 with %q", path, res.StatusCode, want)
+		}
+	}
+	cancel()
+	if err := g.Wait(); err != nil {
+		t.Errorf("debug server did not stop cleanly: %v", err)
+	}
+
+	w := httptest.NewRecorder()
+	api := newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet)
+	api.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("the API answers GET /debug/pprof/ with %d, want 404", w.Code)
 	}
 }
