@@ -213,6 +213,25 @@ func (s *Store) MarkEmailDelivery(ctx context.Context, providerMessageID, status
 	return changed, err
 }
 
+// PruneEmailEvents forgets the provider events received before cutoff, batch rows at a
+// time so that a long backlog never holds one huge delete, and returns how many it
+// removed. The events are kept only to skip a repeated delivery of the same event, and
+// SendGrid stops retrying an event 24 hours after it occurred.
+func (s *Store) PruneEmailEvents(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.Pool.Exec(ctx, `DELETE FROM email_events WHERE event_id IN (
+			SELECT event_id FROM email_events WHERE received_at < $1 ORDER BY received_at LIMIT $2)`, cutoff, batch)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
+	}
+}
+
 // EmailEvent is one delivery event from the provider (SendGrid's event webhook).
 type EmailEvent struct {
 	EventID           string // sg_event_id: each is applied once ("" skips that check)

@@ -329,3 +329,38 @@ func TestPipelinedOutboxWrites(t *testing.T) {
 	assert.Equal(t, "msg-1", got.ProviderMessageID)
 	assert.Equal(t, 1, audits())
 }
+
+// Pruning forgets the events received before the cutoff, in batches, and keeps the
+// rest: a later repeat of a kept event is still skipped.
+func TestPruneEmailEvents(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t, "prune")
+	now := time.Now().UTC()
+	_, err := s.Pool.Exec(ctx, `INSERT INTO email_events (event_id, event, received_at)
+		SELECT 'old-' || i, 'delivered', $1::timestamptz - i * interval '1 minute' FROM generate_series(1, 25) i`,
+		now.Add(-8*24*time.Hour))
+	require.NoError(t, err)
+	_, err = s.Pool.Exec(ctx, `INSERT INTO email_events (event_id, event, received_at) VALUES ('new-1', 'delivered', $1)`, now.Add(-time.Hour))
+	require.NoError(t, err)
+
+	n, err := s.PruneEmailEvents(ctx, now.Add(-7*24*time.Hour), 10) // three batches: 10, 10, 5
+	require.NoError(t, err)
+	assert.Equal(t, int64(25), n)
+	var left []string
+	rows, err := s.Pool.Query(ctx, `SELECT event_id FROM email_events`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		left = append(left, id)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{"new-1"}, left)
+
+	fresh, err := s.RecordEmailEvent(ctx, store.EmailEvent{EventID: "new-1", Type: "delivered", Status: store.EmailDelivered})
+	require.NoError(t, err)
+	assert.False(t, fresh, "a kept event is still applied once")
+	n, err = s.PruneEmailEvents(ctx, now.Add(-7*24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}

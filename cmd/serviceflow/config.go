@@ -28,6 +28,7 @@ type Config struct {
 	LogFormat         string        `env:"SERVICEFLOW_LOG_FORMAT" envDefault:"text" help:"text or json"`
 	WorkflowPollers   int           `env:"SERVICEFLOW_WORKFLOW_TASK_POLLERS" envDefault:"8" help:"worker: most workflow-task polls kept open on the normal queue, and on the sticky queue (2-100); raise it when temporal_workflow_task_schedule_to_start_latency grows"`
 	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
+	EventsRetention   time.Duration `env:"SERVICEFLOW_EMAIL_EVENTS_RETENTION" envDefault:"168h" help:"api: how long SendGrid webhook events are remembered to skip repeats (at least 24h: SendGrid retries for 24 h)"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
@@ -80,6 +81,9 @@ func (c Config) validate() error {
 	}
 	if _, err := c.financeThreshold(); err != nil {
 		errs = append(errs, "SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD: "+err.Error())
+	}
+	if c.EventsRetention < 24*time.Hour {
+		errs = append(errs, "SERVICEFLOW_EMAIL_EVENTS_RETENTION must be at least 24h: SendGrid retries an event for 24 hours")
 	}
 	if c.WorkflowPollers < 2 || c.WorkflowPollers > 100 {
 		errs = append(errs, "SERVICEFLOW_WORKFLOW_TASK_POLLERS must be between 2 and 100")

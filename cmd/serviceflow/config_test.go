@@ -58,3 +58,19 @@ func TestConfigWorkflowTaskPollers(t *testing.T) {
 		t.Fatalf("one poller: want an error naming the setting, got %v", err)
 	}
 }
+
+// SendGrid webhook events are remembered a week by default, and never less than the
+// 24 hours SendGrid retries an event for.
+func TestConfigEmailEventsRetention(t *testing.T) {
+	c, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EventsRetention != 7*24*time.Hour {
+		t.Fatalf("default retention %s, want 168h", c.EventsRetention)
+	}
+	t.Setenv("SERVICEFLOW_EMAIL_EVENTS_RETENTION", "12h")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_EMAIL_EVENTS_RETENTION") {
+		t.Fatalf("12h: want an error naming the setting, got %v", err)
+	}
+}

@@ -99,6 +99,7 @@ func runDev(ctx context.Context, args []string) error {
 	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
+	g.Go(func() error { return pruneEmailEvents(gctx, st, cfg.EventsRetention, emailEventsPruneEvery, log) })
 
 	banner(os.Stdout, cfg, temporalUI, pg, tokenFile)
 	err = g.Wait()

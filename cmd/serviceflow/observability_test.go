@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/sync/errgroup"
@@ -168,5 +169,59 @@ func TestDebugProfilesOnTheirOwnListener(t *testing.T) {
 	api.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
 	if w.Code != http.StatusNotFound {
 		t.Errorf("the API answers GET /debug/pprof/ with %d, want 404", w.Code)
+	}
+}
+
+// The API forgets SendGrid webhook events older than the retention, at start and then
+// on every tick, and keeps the newer ones.
+func TestPruneEmailEventsLoop(t *testing.T) {
+	st := storetest.New(t, "prune")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := st.Pool.Exec(ctx, `INSERT INTO email_events (event_id, event, received_at)
+		VALUES ('old', 'delivered', now() - interval '8 days'), ('new', 'delivered', now() - interval '1 hour')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- pruneEmailEvents(ctx, st, 7*24*time.Hour, 20*time.Millisecond, slog.New(slog.DiscardHandler))
+	}()
+	ids := func() []string {
+		rows, err := st.Pool.Query(ctx, `SELECT event_id FROM email_events ORDER BY event_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ids()) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := ids(); !slices.Equal(got, []string{"new"}) {
+		t.Fatalf("events left: %v, want [new]", got)
+	}
+	// An event that ages past the retention goes at a later tick.
+	if _, err := st.Pool.Exec(ctx, `UPDATE email_events SET received_at = now() - interval '9 days'`); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(ids()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := ids(); len(got) != 0 {
+		t.Fatalf("events left after a later tick: %v", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the loop ended with %v", err)
 	}
 }
