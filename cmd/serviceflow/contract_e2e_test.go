@@ -212,4 +212,38 @@ func TestContractEndToEnd(t *testing.T) {
 		t.Fatalf("terms in force: %v", got["terms"])
 	}
 	s.recordHistory("contract/"+std, "contract_standard_rejected_revised_approved")
+
+	// --- an amendment of the approved contract: reviewed again, then in force ---
+	amendPath := "/api/v1/contracts/" + std + "/amendments"
+	if code, out := s.call("alice", "POST", amendPath, map[string]any{"changes": map[string]any{"payment_terms": "net 60"}}); code != 422 ||
+		!strings.Contains(fmt.Sprint(out["errors"]), "reason") {
+		t.Fatalf("an amendment without a reason: %d %v", code, out["_raw"])
+	}
+	am := s.must(200, "alice", "POST", amendPath,
+		map[string]any{"changes": map[string]any{"payment_terms": "net 60"}, "reason": "Contoso asked for longer terms"})
+	amendment, _ := am["amendment"].(map[string]any)
+	if am["status"] != "amendment_review" || amendment == nil || amendment["revision"] != float64(3) ||
+		amendment["requested_by"] != "alice" || am["ledger_no"] != got["ledger_no"] {
+		t.Fatalf("amendment requested: %v", am["_raw"])
+	}
+	if terms, _ := am["terms"].(map[string]any); terms["payment_terms"] != "net 45" {
+		t.Fatalf("the terms in force changed before the amendment was approved: %v", am["terms"])
+	}
+	if code, _ := s.call("alice", "POST", amendPath, map[string]any{"changes": map[string]any{"payment_terms": "net 90"}, "reason": "again"}); code != 409 {
+		t.Fatalf("a second amendment while one is under review: %d, want 409", code)
+	}
+	rv = s.findTask("bob", "group", std, "review")
+	s.must(200, "bob", "POST", "/api/v1/tasks/"+rv["id"].(string)+"/complete", map[string]any{"action": "approve"})
+	eventually(t, 30*time.Second, "the amendment in force, and its e-mail", func() bool {
+		got = s.must(200, "alice", "GET", "/api/v1/contracts/"+std, nil)
+		return got["status"] == "approved" && len(s.mailsTo("alice", "Amendment approved")) == 1
+	})
+	record, _ = got["review_record"].([]any)
+	if terms, _ := got["terms"].(map[string]any); terms["payment_terms"] != "net 60" || got["revision"] != float64(3) ||
+		got["amendment"] != nil || got["ledger_no"] != fmt.Sprintf("HT-%d-0002", year) || len(record) != 3 {
+		t.Fatalf("amended contract: %v", got["_raw"])
+	}
+	if d := s.sg.duplicates(); len(d) > 0 {
+		t.Fatalf("e-mails sent twice: %v", d)
+	}
 }
