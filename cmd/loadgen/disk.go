@@ -11,9 +11,10 @@ const diskProbeEvery = 20 * time.Millisecond
 
 // diskProbe rewrites 4 KiB of a file and syncs it every diskProbeEvery, timing each
 // sync. PostgreSQL waits for such a sync at every commit, so while the disk is slow to
-// sync (other work on it, or the embedded Temporal's SQLite checkpoints) every request
-// that writes waits too: a completion p99 far above its p50 that matches a slow sync
-// here is the disk's doing.
+// sync (other work on a shared disk) every request that writes waits too: a completion
+// p99 far above its p50 that matches a slow sync here is the disk's doing. (The stalls
+// seen here stayed with the embedded Temporal's SQLite checkpoints moved off the
+// server's connection, and with SQLite not syncing at all.)
 type diskProbe struct {
 	syncs samples
 	stop  context.CancelFunc
