@@ -211,8 +211,8 @@ func runWork(ctx context.Context, a *apiClient, ids []string, clients int) (Thro
 				err = a.call(ctx, user, http.MethodPost, path+"/complete", s.body, nil, http.StatusOK, nil)
 				d := time.Since(start)
 				if err == nil {
-					c.all.add(d)
-					c.byStep[s.step].add(d)
+					c.all.add(start, d)
+					c.byStep[s.step].add(start, d)
 					break
 				}
 				if !hasStatus(err, http.StatusConflict) {

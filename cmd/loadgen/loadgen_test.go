@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,5 +208,62 @@ func TestDiskProbeTimesSyncsAndCleansUp(t *testing.T) {
 	}
 	if files, _ := os.ReadDir(dir); len(files) != 0 {
 		t.Errorf("the probe left %v", files)
+	}
+}
+
+// A completion counts as under way during a disk stall when their spans overlap, even by
+// a moment; one that ends as the stall begins, or begins as it ends, does not.
+func TestStallsDuringSplitsCompletionsBySlowSyncs(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	at := func(msec int) time.Time { return t0.Add(time.Duration(msec) * time.Millisecond) }
+	var p diskProbe
+	p.syncs.add(at(0), 2*time.Millisecond)
+	p.syncs.add(at(1000), 200*time.Millisecond) // a stall: 1000–1200 ms
+	p.syncs.add(at(1300), diskStallAt)          // not over the threshold
+	p.syncs.add(at(2000), 60*time.Millisecond)  // a stall: 2000–2060 ms
+
+	var c samples
+	c.add(at(900), 100*time.Millisecond)  // ends as the first stall begins
+	c.add(at(950), 80*time.Millisecond)   // overlaps it
+	c.add(at(1100), 250*time.Millisecond) // overlaps it
+	c.add(at(1200), 40*time.Millisecond)  // begins as it ends
+	c.add(at(1290), 30*time.Millisecond)  // during a slow sync that is not a stall
+	c.add(at(2059), 5*time.Millisecond)   // overlaps the second stall by 1 ms
+	c.add(at(3000), 20*time.Millisecond)
+
+	got := p.stallsDuring(&c)
+	want := DiskStalls{OverMs: 50, Syncs: 2, Overlapping: 3,
+		Outside: Latency{Count: 4, P50: 30, P99: 100, Max: 100}}
+	if got != want {
+		t.Errorf("stallsDuring = %+v\nwant %+v", got, want)
+	}
+
+	var none diskProbe
+	none.syncs.add(at(0), time.Millisecond)
+	if got := none.stallsDuring(&c); got.Syncs != 0 || got.Overlapping != 0 || got.Outside.Count != 7 {
+		t.Errorf("no stalls: %+v, want every completion outside", got)
+	}
+}
+
+// The printed figures name the stalls, and only when there were some.
+func TestPrintShowsDiskStalls(t *testing.T) {
+	f := &Figures{CompleteTask: Latency{Count: 600, P50: 40, P99: 177, Max: 260},
+		DiskStalls: DiskStalls{OverMs: 50, Syncs: 2, Overlapping: 14, Outside: Latency{Count: 586, P50: 39, P99: 98, Max: 130}}}
+	var b strings.Builder
+	f.print(&b)
+	for _, s := range []string{"disk stalls: 2 syncs over 50 ms; 14 of 600 completions", "the other 586: p50 39.0 ms  p99 98.0 ms"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, b.String())
+		}
+	}
+	// The target is judged on every completion, stalls or not.
+	if !strings.Contains(b.String(), "177.00  (goal < 150)  MISSED") {
+		t.Errorf("the completion target should be missed on all 600:\n%s", b.String())
+	}
+	f.DiskStalls = DiskStalls{OverMs: 50}
+	b.Reset()
+	f.print(&b)
+	if strings.Contains(b.String(), "disk stalls") {
+		t.Errorf("no stalls, yet:\n%s", b.String())
 	}
 }

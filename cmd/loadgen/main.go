@@ -196,6 +196,7 @@ func run(ctx context.Context, o options) (*Figures, error) {
 	}
 	work, comp, err := runWork(ctx, a, ids, o.clients)
 	f.DiskSync = disk.Stop()
+	f.DiskStalls = disk.stallsDuring(&comp.all)
 	f.Worked, f.CompleteTask, f.CompleteConflicts = work, comp.all.summary(), int(comp.conflicts.Load())
 	f.CompleteByStep = map[string]Latency{}
 	for step, s := range comp.byStep {
@@ -246,6 +247,9 @@ type Figures struct {
 	// DiskSync: a 4 KiB write and fsync in the temp directory every 20 ms during the
 	// work phase. Every PostgreSQL commit waits for such a sync (disk.go).
 	DiskSync Latency `json:"disk_fsync_during_work"`
+	// DiskStalls: the completions under way while a sync took over 50 ms, and the
+	// latency of the others: what the service does when the disk does not stall.
+	DiskStalls DiskStalls `json:"disk_stalls_during_work"`
 
 	// Baseline: one-activity workflows started on the same Temporal server, each client
 	// waiting for the result (start → result) before starting the next.
@@ -334,6 +338,12 @@ func (f *Figures) print(w io.Writer) {
 	}
 	if d := f.DiskSync; d.Count > 0 {
 		fmt.Fprintf(w, "  disk: 4 KiB write+fsync every 20 ms during the work  p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", d.P50, d.P99, d.Max)
+	}
+	if st := f.DiskStalls; st.Syncs > 0 {
+		o := st.Outside
+		fmt.Fprintf(w, "  disk stalls: %d syncs over %.0f ms; %d of %d completions were under way during one,\n"+
+			"    the other %d: p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
+			st.Syncs, st.OverMs, st.Overlapping, f.CompleteTask.Count, o.Count, o.P50, o.P99, o.Max)
 	}
 	fmt.Fprintln(w)
 	tput := func(name string, t Throughput, unit string) {

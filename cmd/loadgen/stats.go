@@ -8,15 +8,18 @@ import (
 	"time"
 )
 
-// samples collects latencies from concurrent clients.
+// samples collects latencies from concurrent clients, with when each began.
 type samples struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu    sync.Mutex
+	d     []time.Duration
+	start []time.Time
 }
 
-func (s *samples) add(d time.Duration) {
+// add records an operation that began at start and took d.
+func (s *samples) add(start time.Time, d time.Duration) {
 	s.mu.Lock()
 	s.d = append(s.d, d)
+	s.start = append(s.start, start)
 	s.mu.Unlock()
 }
 
@@ -24,8 +27,43 @@ func (s *samples) add(d time.Duration) {
 func (s *samples) time(f func() error) error {
 	start := time.Now()
 	err := f()
-	s.add(time.Since(start))
+	s.add(start, time.Since(start))
 	return err
+}
+
+// longerThan returns the operations that took longer than d, as [start, end) spans.
+func (s *samples) longerThan(d time.Duration) []span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []span
+	for i, di := range s.d {
+		if di > d {
+			out = append(out, span{s.start[i], s.start[i].Add(di)})
+		}
+	}
+	return out
+}
+
+// span is the time an operation was under way.
+type span struct{ from, to time.Time }
+
+func (a span) overlaps(b span) bool { return a.from.Before(b.to) && b.from.Before(a.to) }
+
+// outside splits s by whether each operation overlapped one of the spans: it returns
+// the latencies of those that did not, and how many did.
+func (s *samples) outside(spans []span) (rest Latency, overlapping int) {
+	var r samples
+	s.mu.Lock()
+	for i, d := range s.d {
+		op := span{s.start[i], s.start[i].Add(d)}
+		if slices.ContainsFunc(spans, op.overlaps) {
+			overlapping++
+			continue
+		}
+		r.d = append(r.d, d)
+	}
+	s.mu.Unlock()
+	return r.summary(), overlapping
 }
 
 // Latency summarises samples in milliseconds.
