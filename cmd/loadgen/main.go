@@ -248,7 +248,7 @@ type Figures struct {
 	// work phase. Every PostgreSQL commit waits for such a sync (disk.go).
 	DiskSync Latency `json:"disk_fsync_during_work"`
 	// DiskStalls: the completions under way while a sync took over 50 ms, and the
-	// latency of the others: what the service does when the disk does not stall.
+	// latency of the others, which some that queued behind a stall still slow down.
 	DiskStalls DiskStalls `json:"disk_stalls_during_work"`
 
 	// Baseline: one-activity workflows started on the same Temporal server, each client
