@@ -16,8 +16,7 @@ func InsertAudit(ctx context.Context, q Querier, a domain.AuditInput) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`, args...)
+	_, err = q.Exec(ctx, insertAuditInto+` VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`, args...)
 	return err
 }
 
@@ -28,11 +27,14 @@ func QueueInsertAudit(b *pgx.Batch, a domain.AuditInput, where string, whereArgs
 	if err != nil {
 		return err
 	}
-	b.Queue(`INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
+	b.Queue(insertAuditInto+`
 		SELECT $1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::text, $7::jsonb
 		WHERE `+where+` ON CONFLICT (key) DO NOTHING`, append(args, whereArgs...)...)
 	return nil
 }
+
+// insertAuditInto starts every insert of an audit row; the columns are those of auditArgs.
+const insertAuditInto = `INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)`
 
 // auditArgs are the values of an audit row's first seven columns.
 func auditArgs(a domain.AuditInput) ([]any, error) {

@@ -54,7 +54,7 @@ func QueueCreateTask(b *pgx.Batch, in domain.CreateTaskInput, assignee, delegate
 		return err
 	}
 	b.Queue(insertTaskSQL, args...)
-	b.Queue(`INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
+	b.Queue(insertAuditInto+`
 		SELECT 'task/' || id || '/created', process, process_id, created_at, 'system', 'task_created',
 			jsonb_build_object('task_id', id, 'step', step, 'assignee', coalesce(assignee, ''),
 				'candidate_groups', to_jsonb(candidate_groups))
@@ -137,7 +137,7 @@ func QueueCloseTask(b *pgx.Batch, in domain.CloseTaskInput, audit domain.AuditIn
 	if err != nil {
 		return err
 	}
-	b.Queue(`INSERT INTO audit_events (key, process, process_id, at, actor, event, detail)
+	b.Queue(insertAuditInto+`
 		SELECT $1, $2, $3, $4, $5, $6, $7::jsonb || jsonb_build_object('step', t.step)
 		FROM tasks t WHERE t.id = $8 AND t.status = $9 AND t.completed_at = $10
 		ON CONFLICT (key) DO NOTHING`, append(args, in.TaskID, in.Status, in.At.UTC())...)
