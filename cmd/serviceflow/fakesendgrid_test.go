@@ -34,6 +34,11 @@ func newFakeSendGrid(t *testing.T, apiKey string) *fakeSendGrid {
 }
 
 func (f *fakeSendGrid) handle(w http.ResponseWriter, r *http.Request) {
+	if sendgridtest.StrayHTTP2(r) {
+		f.t.Logf("fake sendgrid: turned away an HTTP/2 preface from %s", r.RemoteAddr)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v3/mail/send" {
 		f.t.Errorf("fake sendgrid: unexpected %s %s", r.Method, r.URL.Path)
 		http.Error(w, "not found", http.StatusNotFound)

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net/http"
 	"testing"
 )
 
@@ -73,4 +74,16 @@ func DecodeMailSend(r io.Reader) (MailSend, error) {
 	var m MailSend
 	err := json.NewDecoder(r).Decode(&m)
 	return m, err
+}
+
+// StrayHTTP2 reports whether r is an HTTP/2 client's connection preface ("PRI *
+// HTTP/2.0"), which a Go HTTP/1 server hands to its handler as a request. No SendGrid
+// client sends one to an http:// URL. A gRPC client does: the embedded Temporal server
+// leaves some of its internal SDK workers polling after Stop (upstream, v1.30.8), and
+// they redial the stopped frontend's port with backoff for as long as the test process
+// lives. Once the kernel gives that port to a fake SendGrid, their prefaces arrive
+// there. The fakes turn them away rather than fail the test that owns the port;
+// anything else unexpected still fails it.
+func StrayHTTP2(r *http.Request) bool {
+	return r.Method == "PRI" && r.ProtoMajor == 2
 }
