@@ -32,35 +32,15 @@ type Config struct {
 	PublicURL string
 }
 
-// Activities implements every activity. Its methods are registered under the domain.Act*
-// names (see Named).
+// Activities implements every activity. Each exported method is an activity, registered
+// under its method name, which is its domain.Act* name (worker.RegisterActivities). The
+// platform's activities live in files of their own (tasks.go, escalations.go, …), and
+// each process's in its own file.
 type Activities struct {
 	Store  *store.Store
 	Mail   Emailer
 	Config Config
 	Log    *slog.Logger
-}
-
-// NamedActivity pairs an activity function with the name workflows call it by.
-type NamedActivity struct {
-	Name string
-	Fn   any
-}
-
-// Named lists every activity with its registered name, in a stable order.
-func (a *Activities) Named() []NamedActivity {
-	return []NamedActivity{
-		{domain.ActCreateTask, a.CreateTask},
-		{domain.ActCloseTask, a.CloseTask},
-		{domain.ActSendReminder, a.SendReminder},
-		{domain.ActRaiseEscalation, a.RaiseEscalation},
-		{domain.ActRecordAudit, a.RecordAudit},
-		{domain.ActSendEmail, a.SendEmail},
-		{domain.ActQueueEmail, a.QueueEmail},
-		{domain.ActDeliverEmails, a.DeliverEmails},
-		{domain.ActProjectComplaint, a.ProjectComplaint},
-		{domain.ActRequestFeedback, a.RequestFeedback},
-	}
 }
 
 // RecordAudit writes one audit event, once per key.

@@ -137,19 +137,6 @@ func auditCount(t *testing.T, s *store.Store, event string) int {
 	return count(t, s, `SELECT count(*) FROM audit_events WHERE event = $1`, event)
 }
 
-func TestNamedCoversEveryActivity(t *testing.T) {
-	a := &activities.Activities{}
-	var names []string
-	for _, n := range a.Named() {
-		require.NotNil(t, n.Fn, n.Name)
-		names = append(names, n.Name)
-	}
-	want := []string{domain.ActCreateTask, domain.ActCloseTask, domain.ActSendReminder, domain.ActRaiseEscalation,
-		domain.ActRecordAudit, domain.ActSendEmail, domain.ActQueueEmail, domain.ActDeliverEmails, domain.ActProjectComplaint,
-		domain.ActRequestFeedback}
-	assert.ElementsMatch(t, want, names)
-}
-
 func TestCreateTaskTwiceStoresOnce(t *testing.T) {
 	a, m := setup(t)
 	ctx := context.Background()

@@ -25,9 +25,7 @@ func TestActivityLogsCarryWorkflowID(t *testing.T) {
 
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	for _, n := range a.Named() {
-		env.RegisterActivityWithOptions(n.Fn, activity.RegisterOptions{Name: n.Name})
-	}
+	env.RegisterActivityWithOptions(a, activity.RegisterOptions{SkipInvalidStructFunctions: true})
 	remind := func(ctx workflow.Context) error {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
 		return workflow.ExecuteActivity(ctx, domain.ActSendReminder, domain.ReminderInput{TaskID: "tsk_gone", N: 1}).Get(ctx, nil)

@@ -133,5 +133,14 @@ type Resolution struct {
 	Amount  *Money `json:"amount,omitempty"`
 }
 
+// ComplaintProcess is complaint handling (DOMAIN.md, process 3). Complaint handlers,
+// their managers and admin see every complaint; a sales rep sees the complaints of the
+// customers they own.
+var ComplaintProcess = Process{
+	Name: ProcessComplaint, WorkflowType: "ComplaintWorkflow", IDPrefix: "cmp",
+	Viewers:   ComplaintViewerRoles,
+	Overseers: []Role{RoleServiceManager, RoleGeneralManager, RoleAdmin},
+}
+
 // ComplaintWorkflowID is the Temporal workflow id of a complaint.
-func ComplaintWorkflowID(id string) string { return "complaint/" + id }
+func ComplaintWorkflowID(id string) string { return ComplaintProcess.WorkflowID(id) }

@@ -15,8 +15,18 @@ import (
 // ProcessContract is the contract review process (DOMAIN.md, process 1).
 const ProcessContract = "contract"
 
+// ContractViewerRoles see every contract; the submitter sees their own, and the
+// departments of a contract's route see it.
+var ContractViewerRoles = []Role{RoleSalesManager, RoleOpsHead, RoleDeputyGM, RoleGeneralManager, RoleAdmin}
+
+// ContractProcess is contract review (DOMAIN.md, process 1).
+var ContractProcess = Process{
+	Name: ProcessContract, WorkflowType: "ContractWorkflow", IDPrefix: "ctr",
+	Viewers: ContractViewerRoles, Overseers: ContractViewerRoles,
+}
+
 // ContractWorkflowID is the Temporal workflow id of a contract.
-func ContractWorkflowID(id string) string { return "contract/" + id }
+func ContractWorkflowID(id string) string { return ContractProcess.WorkflowID(id) }
 
 // Contract classes, from the lightest route to the heaviest.
 const (

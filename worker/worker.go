@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -16,12 +15,6 @@ import (
 	"github.com/serviceflow/serviceflow/activities"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/workflows"
-)
-
-// Registered names of the workflows.
-const (
-	ComplaintWorkflowName = "ComplaintWorkflow"
-	ContractWorkflowName  = "ContractWorkflow"
 )
 
 // WorkflowRegistry registers workflows (a worker, a replayer, a test environment).
@@ -40,32 +33,20 @@ type Registry interface {
 	ActivityRegistry
 }
 
-// RegisterWorkflows registers every workflow under its fixed name.
+// RegisterWorkflows registers the workflow of every process in workflows.Registry under
+// its workflow type.
 func RegisterWorkflows(r WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(workflows.ComplaintWorkflow, workflow.RegisterOptions{Name: ComplaintWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.ContractWorkflow, workflow.RegisterOptions{Name: ContractWorkflowName})
+	for _, d := range workflows.Registry {
+		r.RegisterWorkflowWithOptions(d.Workflow, workflow.RegisterOptions{Name: d.WorkflowType})
+	}
 }
 
-// RegisterActivities registers every activity of acts under its domain.Act* name.
+// RegisterActivities registers every exported activity method of acts under its method
+// name, which is its domain.Act* name: a process's activities are methods in its own
+// file (activities/<process>.go), with nothing to list. Exported methods that are not
+// activities (no context first, no error last) are skipped.
 func RegisterActivities(r ActivityRegistry, acts *activities.Activities) {
-	for _, a := range named(acts) {
-		r.RegisterActivityWithOptions(a.Fn, activity.RegisterOptions{Name: a.Name})
-	}
-}
-
-// named is acts.Named() plus the contract activities it does not list yet.
-func named(acts *activities.Activities) []activities.NamedActivity {
-	all := acts.Named()
-	for _, a := range []activities.NamedActivity{
-		{Name: domain.ActProjectContract, Fn: acts.ProjectContract},
-		{Name: domain.ActAssignLedgerNo, Fn: acts.AssignLedgerNo},
-		{Name: domain.ActNotify, Fn: acts.Notify},
-	} {
-		if !slices.ContainsFunc(all, func(n activities.NamedActivity) bool { return n.Name == a.Name }) {
-			all = append(all, a)
-		}
-	}
-	return all
+	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{SkipInvalidStructFunctions: true})
 }
 
 // RegisterAll registers every workflow and every activity, the same way in production,

@@ -2,6 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,11 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/serviceflow/serviceflow/activities"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store/storetest"
 	"github.com/serviceflow/serviceflow/worker"
+	"github.com/serviceflow/serviceflow/workflows"
 )
 
 // The registries the project uses satisfy the interfaces RegisterAll takes.
@@ -100,4 +109,74 @@ func TestContractActivitiesRunByTheirNames(t *testing.T) {
 
 	_, err = env.ExecuteActivity(domain.ActAssignLedgerNo, domain.LedgerNoInput{ContractID: "ctr_missing"})
 	assert.ErrorContains(t, err, "not found", "registered: it runs, and finds no such contract")
+}
+
+// Every activity name the workflows call (a domain.Act* constant) is a method of
+// Activities, so RegisterActivities registers it; and every process of the registry is
+// registered under its workflow type.
+func TestEveryActivityNameIsAMethod(t *testing.T) {
+	names := actConstants(t)
+	require.NotEmpty(t, names)
+	typ := reflect.TypeOf(&activities.Activities{})
+	for name, value := range names {
+		m, ok := typ.MethodByName(value)
+		if !assert.True(t, ok, "domain.%s = %q is no method of *activities.Activities", name, value) {
+			continue
+		}
+		assert.Equal(t, reflect.TypeFor[error](), m.Type.Out(m.Type.NumOut()-1), "%s returns no error last", value)
+	}
+}
+
+func TestRegistryWorkflowsAreRegistered(t *testing.T) {
+	var reg recordingRegistry
+	worker.RegisterWorkflows(&reg)
+	var want []string
+	for _, d := range workflows.Registry {
+		want = append(want, d.WorkflowType)
+	}
+	assert.Equal(t, want, reg.workflows)
+	assert.Contains(t, reg.workflows, "ComplaintWorkflow")
+	assert.Contains(t, reg.workflows, "ContractWorkflow")
+}
+
+type recordingRegistry struct{ workflows []string }
+
+func (r *recordingRegistry) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	r.workflows = append(r.workflows, o.Name)
+}
+
+// actConstants reads the Act* string constants of package domain from its source.
+func actConstants(t *testing.T) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("../domain/*.go")
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		require.NoError(t, err)
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if !strings.HasPrefix(n.Name, "Act") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, err := strconv.Unquote(lit.Value)
+						require.NoError(t, err)
+						out[n.Name] = v
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/serviceflow/serviceflow/domain"
 )
 
 // TestReplayRecordedHistories replays every history recorded from a real run (see
@@ -37,29 +36,23 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := worker.NewWorkflowReplayer()
-			var id string
-			switch {
-			case strings.HasPrefix(filepath.Base(f), "complaint"):
-				r.RegisterWorkflowWithOptions(ComplaintWorkflow, workflow.RegisterOptions{Name: "ComplaintWorkflow"})
-				// Task ids derive from the workflow id, so replay under the original one.
-				var in domain.ComplaintInput
-				start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
-				if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil {
-					t.Fatal(err)
-				}
-				id = domain.ComplaintWorkflowID(in.ID)
-			case strings.HasPrefix(filepath.Base(f), "contract"):
-				r.RegisterWorkflowWithOptions(ContractWorkflow, workflow.RegisterOptions{Name: "ContractWorkflow"})
-				var in domain.ContractInput
-				start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
-				if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil {
-					t.Fatal(err)
-				}
-				id = domain.ContractWorkflowID(in.ID)
-			default:
-				t.Fatalf("no workflow registered for %s", f)
+			// A history file is named after its process: <process>_<case>….json.
+			name, _, _ := strings.Cut(filepath.Base(f), "_")
+			def, ok := Lookup(name)
+			if !ok {
+				t.Fatalf("%s: no process %q in the registry", f, name)
 			}
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(def.Workflow, workflow.RegisterOptions{Name: def.WorkflowType})
+			// Task ids derive from the workflow id, so replay under the original one.
+			var in struct {
+				ID string `json:"id"`
+			}
+			start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
+			if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil || in.ID == "" {
+				t.Fatalf("%s: no business id in the start input (%v)", f, err)
+			}
+			id := def.WorkflowID(in.ID)
 			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: id},
 			})

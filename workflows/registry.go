@@ -1,0 +1,29 @@
+package workflows
+
+import "github.com/serviceflow/serviceflow/domain"
+
+// Definition is one process of the house: what the platform knows of it (domain.Process)
+// and its workflow function. A process is its own files plus one entry in Registry.
+type Definition struct {
+	domain.Process
+	// Workflow is the workflow function, registered under Process.WorkflowType.
+	Workflow any
+}
+
+// Registry lists every process. The worker registers each workflow from it, the replay
+// test replays each recorded history with it, and the API takes each process's access
+// rules from it.
+var Registry = []Definition{
+	{Process: domain.ComplaintProcess, Workflow: ComplaintWorkflow},
+	{Process: domain.ContractProcess, Workflow: ContractWorkflow},
+}
+
+// Lookup returns the process named name.
+func Lookup(name string) (Definition, bool) {
+	for _, d := range Registry {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Definition{}, false
+}
