@@ -8,16 +8,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
-
-// ComplaintWorkflowType is the registered name of the complaint workflow.
-const ComplaintWorkflowType = "ComplaintWorkflow"
 
 // complaintRequest is the body of POST /complaints.
 type complaintRequest struct {
@@ -124,7 +118,7 @@ func (s *Server) createComplaint(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	s.create(c, req, "cmp", "/api/v1/complaints", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+	s.startCase(c, domain.ComplaintProcess, req, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
 		in := domain.ComplaintInput{
 			ID: id, CustomerID: cu.ID, CustomerName: cu.Name, CustomerEmail: cu.Email, CustomerTier: cu.Tier,
 			Locale: cu.Locale, OwnerRep: cu.Owner, Channel: req.Channel, Subject: req.Subject,
@@ -132,36 +126,14 @@ func (s *Server) createComplaint(c *gin.Context) {
 			FiledBy: u.Username, ReceivedAt: s.now().UTC().Truncate(time.Microsecond), Policy: s.cfg.ComplaintPolicy,
 		}
 		due := in.ReceivedAt.Add(in.Policy.ResponseWindow(in.Severity, in.CustomerTier))
-		if err := s.startComplaint(ctx, in); err != nil {
-			p := problem(http.StatusServiceUnavailable, "the complaint process could not be started; retry with the same Idempotency-Key")
-			p.Type = typeUnavailable
-			s.log.Error("start complaint workflow", "err", err, "complaint_id", id)
-			return nil, nil, p
-		}
 		if err := store.InsertComplaint(ctx, tx, in, domain.ComplaintReceived, due); err != nil {
 			return nil, nil, err
 		}
-		return complaintCreated{
+		return in, complaintCreated{
 			ID: id, Status: domain.ComplaintReceived, Severity: in.Severity, Category: strOrNil(in.Category),
 			CustomerID: in.CustomerID, Channel: in.Channel, Subject: in.Subject, ResponseDueAt: due, CreatedAt: in.ReceivedAt,
-		}, nil, nil
+		}, nil
 	})
-}
-
-// startComplaint starts the complaint workflow. A start for an id that already runs or
-// ran is not an error: a retried request starts nothing new.
-func (s *Server) startComplaint(ctx context.Context, in domain.ComplaintInput) error {
-	_, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       domain.ComplaintWorkflowID(in.ID),
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, ComplaintWorkflowType, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil
-	}
-	return err
 }
 
 func (s *Server) getComplaint(c *gin.Context) {

@@ -107,7 +107,7 @@ func TestCreateComplaint(t *testing.T) {
 		t.Fatalf("%d starts", e.tc.startCount())
 	}
 	sc := e.tc.starts[0]
-	if sc.opts.ID != "complaint/"+id || sc.opts.TaskQueue != domain.TaskQueue || sc.workflow != ComplaintWorkflowType ||
+	if sc.opts.ID != "complaint/"+id || sc.opts.TaskQueue != domain.TaskQueue || sc.workflow != "ComplaintWorkflow" ||
 		sc.opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
 		t.Fatalf("start options: %+v %v", sc.opts, sc.workflow)
 	}

@@ -10,17 +10,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
-
-// ContractWorkflowType is the registered name of the contract workflow.
-const ContractWorkflowType = "ContractWorkflow"
 
 // contractViewerRoles see every contract; the submitter sees their own, and the
 // departments of a contract's route see it.
@@ -156,12 +150,11 @@ func (s *Server) createContract(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	s.create(c, terms, "ctr", "/api/v1/contracts", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+	s.startCase(c, domain.ContractProcess, terms, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
 		in := domain.ContractInput{
 			ID: id, CustomerName: cu.Name, SubmittedBy: u.Username,
 			SubmittedAt: s.now().UTC().Truncate(time.Microsecond), Terms: terms, Policy: s.cfg.ContractPolicy,
 		}
-		// The row exists (locked until commit) before the workflow projects into it.
 		route := domain.Route(class)
 		st := domain.ContractState{
 			ID: id, CustomerID: terms.CustomerID, CustomerName: cu.Name, Title: terms.Title,
@@ -175,29 +168,8 @@ func (s *Server) createContract(c *gin.Context) {
 		if err := store.UpsertContract(ctx, tx, st, domain.ContractWorkflowID(id)); err != nil {
 			return nil, nil, err
 		}
-		if err := s.startContract(ctx, in); err != nil {
-			p := problem(http.StatusServiceUnavailable, "the contract review could not be started; retry with the same Idempotency-Key")
-			p.Type = typeUnavailable
-			s.log.Error("start contract workflow", "err", err, "contract_id", id)
-			return nil, nil, p
-		}
-		return contractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil, nil
+		return in, contractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil
 	})
-}
-
-// startContract starts the contract workflow; a retried request starts nothing new.
-func (s *Server) startContract(ctx context.Context, in domain.ContractInput) error {
-	_, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       domain.ContractWorkflowID(in.ID),
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, ContractWorkflowType, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil
-	}
-	return err
 }
 
 // loadContract loads the contract of the :id path parameter, answering 404 when the
@@ -314,17 +286,8 @@ func (s *Server) contractUpdate(c *gin.Context, body any, optional bool, name, d
 		writeProblem(c, p)
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
-	defer cancel()
 	var st domain.ContractState
-	if err := s.update(ctx, row.WorkflowID, name, req(u.Username), &st); err != nil {
-		if p := contractUpdateProblem(err, name); p != nil {
-			writeProblem(c, p)
-		} else if p := s.updateProblem(err); p != nil {
-			writeProblem(c, p)
-		} else {
-			s.internal(c, err)
-		}
+	if !s.updateCase(c, row.WorkflowID, name, req(u.Username), &st, func(err error) *Problem { return contractUpdateProblem(err, name) }) {
 		return
 	}
 	writeJSON(c, http.StatusOK, contractDetailDTO(st, st.ReviewRecord))

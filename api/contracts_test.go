@@ -86,7 +86,7 @@ func TestContractSubmit(t *testing.T) {
 	start := e.tc.starts[0]
 	e.tc.mu.Unlock()
 	in := start.args[0].(domain.ContractInput)
-	if start.opts.ID != "contract/"+id || start.workflow != ContractWorkflowType || in.SubmittedBy != "alice" ||
+	if start.opts.ID != "contract/"+id || start.workflow != "ContractWorkflow" || in.SubmittedBy != "alice" ||
 		in.CustomerName != "Acme" || in.Terms.DiscountPct.String() != "7.5" || in.Policy.StepSLA != 48*time.Hour {
 		t.Fatalf("start: %+v %+v", start.opts, in)
 	}

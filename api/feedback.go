@@ -255,6 +255,7 @@ func (s *Server) submitFeedback(c *gin.Context) {
 		s.renderFeedback(c, http.StatusUnprocessableEntity, s.feedbackForm(t, f, 0, req.Comment, msg))
 		return
 	}
+	s.waitForWorkflow(c) // the answer goes to the complaint's workflow
 	ctx := c.Request.Context()
 	at := s.now().UTC()
 	switch err := s.st.MarkFeedbackAnswered(ctx, f.Token, req.Score, req.Comment, at); {

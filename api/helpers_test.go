@@ -30,6 +30,9 @@ type fakeTemporal struct {
 	startDelay time.Duration
 	updates    []client.UpdateWorkflowOptions
 	onUpdate   func(client.UpdateWorkflowOptions) (any, error)
+	// updateDelay is how long the workflow takes to answer an Update; the caller's
+	// context ending first fails it, as with the real client.
+	updateDelay time.Duration
 	healthErr  error
 }
 
@@ -51,11 +54,16 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	return fakeRun{id: opts.ID}, nil
 }
 
-func (f *fakeTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+func (f *fakeTemporal) UpdateWorkflow(ctx context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	f.mu.Lock()
 	f.updates = append(f.updates, opts)
-	on := f.onUpdate
+	on, delay := f.onUpdate, f.updateDelay
 	f.mu.Unlock()
+	select {
+	case <-time.After(delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	if on == nil {
 		return fakeHandle{val: domain.CompleteTaskResponse{ProcessStatus: "evaluating"}}, nil
 	}

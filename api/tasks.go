@@ -319,18 +319,10 @@ func (s *Server) completeTask(c *gin.Context) {
 		writeProblem(c, invalid(domain.FieldError{Field: "action", Message: "must be one of: " + strings.Join(t.Actions, ", ")}))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
-	defer cancel()
 	var res domain.CompleteTaskResponse
-	err := s.update(ctx, t.WorkflowID, domain.UpdateCompleteTask, domain.CompleteTaskRequest{
+	if !s.updateCase(c, t.WorkflowID, domain.UpdateCompleteTask, domain.CompleteTaskRequest{
 		TaskID: t.ID, Action: req.Action, Actor: me(c).Username, Comment: req.Comment, Data: req.Data,
-	}, &res)
-	if err != nil {
-		if p := s.updateProblem(err); p != nil {
-			writeProblem(c, p)
-		} else {
-			s.internal(c, err)
-		}
+	}, &res, nil) {
 		return
 	}
 	t = s.settledTask(c.Request.Context(), t)

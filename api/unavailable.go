@@ -18,25 +18,48 @@ import (
 // retryAfterSeconds is the Retry-After header of every 503.
 const retryAfterSeconds = "5"
 
-// workflowRoutes wait for a workflow on top of their database work, so their deadline
-// adds Config.UpdateTimeout (and the settle time of complete).
-var workflowRoutes = map[string]bool{
-	"POST /api/v1/complaints":         true,
-	"POST /api/v1/tasks/:id/complete": true,
-	"POST /c/feedback/:token":         true,
+// ctxBudget is the gin key of a request's deadline budget (see deadline).
+const ctxBudget = "serviceflow.budget"
+
+// budget is what deadline keeps of a request so that waitForWorkflow can lengthen it.
+type budget struct {
+	parent   context.Context // the request's context before any deadline
+	start    time.Time
+	extended bool
+	cancels  []context.CancelFunc
 }
 
 // deadline bounds each request so that a database that stops answering (a network
-// partition rather than a refused connection) gives a 503 instead of a hung request.
+// partition rather than a refused connection) gives a 503 instead of a hung request:
+// DBTimeout, unless the handler waits for a workflow (waitForWorkflow).
 func (s *Server) deadline(c *gin.Context) {
-	d := s.cfg.DBTimeout
-	if workflowRoutes[c.Request.Method+" "+c.FullPath()] {
-		d += s.cfg.UpdateTimeout + s.settle
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), d)
-	defer cancel()
+	b := &budget{parent: c.Request.Context(), start: time.Now()}
+	ctx, cancel := context.WithDeadline(b.parent, b.start.Add(s.cfg.DBTimeout))
+	b.cancels = append(b.cancels, cancel)
+	defer func() {
+		for _, cancel := range b.cancels {
+			cancel()
+		}
+	}()
+	c.Set(ctxBudget, b)
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// waitForWorkflow gives the request the deadline of a route that starts or updates a
+// workflow: DBTimeout plus UpdateTimeout (plus the settle time of a completion) from the
+// request's start. The functions that start or update a process call it (startCase,
+// updateCase), so every such route gets it without a list of routes to keep.
+func (s *Server) waitForWorkflow(c *gin.Context) {
+	v, _ := c.Get(ctxBudget)
+	b, ok := v.(*budget)
+	if !ok || b.extended {
+		return
+	}
+	b.extended = true
+	ctx, cancel := context.WithDeadline(b.parent, b.start.Add(s.cfg.DBTimeout+s.cfg.UpdateTimeout+s.settle))
+	b.cancels = append(b.cancels, cancel)
+	c.Request = c.Request.WithContext(ctx)
 }
 
 // failure maps an unexpected error of a handler to its problem: PostgreSQL being down or

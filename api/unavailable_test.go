@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -139,4 +140,50 @@ func TestDBUnavailable(t *testing.T) {
 			t.Errorf("dbUnavailable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+}
+
+// Every route that starts or updates a workflow gets the workflow deadline, not the
+// database one: a workflow that answers after DBTimeout has passed still succeeds. The
+// contract routes once got only the database deadline.
+func TestWorkflowRoutesOutlastTheDatabaseDeadline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.srv.cfg.DBTimeout = 300 * time.Millisecond
+	slow := 700 * time.Millisecond
+	e.insertContract("ctr_slow", "alice", domain.ClassStandard, domain.ContractChangesRequested)
+	e.insertTask(taskRow{id: "tsk_slow", groups: []string{"customer_service"}, actions: []string{"accept"}})
+	e.tc.mu.Lock()
+	e.tc.startDelay, e.tc.updateDelay = slow, slow
+	e.tc.onUpdate = func(o client.UpdateWorkflowOptions) (any, error) {
+		if o.UpdateName == domain.UpdateCompleteTask {
+			return domain.CompleteTaskResponse{ProcessStatus: "responding"}, nil
+		}
+		return domain.ContractState{ID: "ctr_slow", Status: domain.ContractInReview, SubmittedBy: "alice",
+			ContractVersion: domain.ContractVersion{Revision: 2, Class: domain.ClassStandard}}, nil
+	}
+	e.tc.mu.Unlock()
+
+	for _, r := range []struct {
+		path, user string
+		body       any
+		want       int
+	}{
+		{"/api/v1/contracts/ctr_slow/revisions", "alice", `{"changes":{"title":"Slower"}}`, http.StatusOK},
+		{"/api/v1/contracts/ctr_slow/withdraw", "alice", nil, http.StatusOK},
+		{"/api/v1/contracts/ctr_slow/amendments", "alice", `{"changes":{"title":"Later"},"reason":"asked"}`, http.StatusOK},
+		{"/api/v1/contracts", "alice", contractBody(), http.StatusCreated},
+		{"/api/v1/complaints", "carol", map[string]any{"customer_id": "cus_acme", "channel": "phone",
+			"subject": "Slow", "description": "The workflow takes its time"}, http.StatusCreated},
+		{"/api/v1/tasks/tsk_slow/complete", "carol", `{"action":"accept","data":{"category":"product","severity":"normal"}}`, http.StatusOK},
+	} {
+		start := time.Now()
+		e.do("POST", r.path, r.user, r.body).want(r.want)
+		if took := time.Since(start); took < slow {
+			t.Fatalf("%s answered in %v: the workflow was not waited for", r.path, took)
+		}
+	}
+
+	// A workflow slower than the workflow deadline still gets the 504 it always did.
+	e.srv.cfg.UpdateTimeout = 200 * time.Millisecond
+	e.do("POST", "/api/v1/contracts/ctr_slow/withdraw", "alice", nil).want(http.StatusGatewayTimeout)
 }

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/serviceflow/serviceflow/domain"
+)
+
+// The functions every process's routes use to start and act on a workflow. Each gives
+// the request the workflow deadline (waitForWorkflow) itself, so that no route that
+// starts or updates a workflow can be left with the plain database deadline.
+
+// caseStart is what a process's create route hands to startCase for a new case with
+// business id id: the workflow input, the 201 body, and the read-model row it writes
+// in tx. The row is written before the workflow starts and commits with the
+// idempotency record, so the workflow's first projection finds it.
+type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any, err error)
+
+// startCase creates one case of process p: under the Idempotency-Key rules of create,
+// it runs prepare, then starts the workflow <process>/<id> with its input. A start that
+// fails answers 503 and rolls back the row, so a retry with the same key starts afresh;
+// a retried start of a workflow that already runs starts nothing new.
+func (s *Server) startCase(c *gin.Context, p domain.Process, req any, prepare caseStart) {
+	s.waitForWorkflow(c)
+	s.create(c, req, p.IDPrefix, "/api/v1/"+p.Name+"s", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+		input, body, err := prepare(ctx, tx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.startWorkflow(ctx, p, id, input); err != nil {
+			pr := problem(http.StatusServiceUnavailable, "the "+p.Name+" process could not be started; retry with the same Idempotency-Key")
+			pr.Type = typeUnavailable
+			s.log.Error("start workflow", "err", err, "process", p.Name, "process_id", id)
+			return nil, nil, pr
+		}
+		return body, nil, nil
+	})
+}
+
+// startWorkflow starts the workflow of case id of p. A start for an id that already
+// runs or ran is not an error: a retried request starts nothing new.
+func (s *Server) startWorkflow(ctx context.Context, p domain.Process, id string, input any) error {
+	_, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       p.WorkflowID(id),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, p.WorkflowType, input)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
+// updateCase sends a workflow Update to workflowID and waits up to UpdateTimeout for
+// its result. On error it answers the problem itself (409, 422, 504, else 500), trying
+// mapErr first when it is not nil, and reports false.
+func (s *Server) updateCase(c *gin.Context, workflowID, name string, arg, result any, mapErr func(error) *Problem) bool {
+	s.waitForWorkflow(c)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	defer cancel()
+	err := s.update(ctx, workflowID, name, arg, result)
+	if err == nil {
+		return true
+	}
+	var p *Problem
+	if mapErr != nil {
+		p = mapErr(err)
+	}
+	if p == nil {
+		p = s.updateProblem(err)
+	}
+	if p == nil {
+		s.internal(c, err)
+	} else {
+		writeProblem(c, p)
+	}
+	return false
+}
