@@ -33,7 +33,7 @@ type fakeTemporal struct {
 	// updateDelay is how long the workflow takes to answer an Update; the caller's
 	// context ending first fails it, as with the real client.
 	updateDelay time.Duration
-	healthErr  error
+	healthErr   error
 }
 
 type startCall struct {

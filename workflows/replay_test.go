@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
 )
 
 // TestReplayRecordedHistories replays every history recorded from a real run (see
