@@ -74,16 +74,9 @@ func complaintDTO(c store.Complaint) complaintResponse {
 	}
 }
 
-// seesAllComplaints: complaint handlers, their managers and admin see every complaint.
-func seesAllComplaints(u store.User) bool { return u.HasRole(domain.ComplaintViewerRoles...) }
-
-func canSeeComplaint(u store.User, c store.Complaint) bool {
-	return seesAllComplaints(u) || (u.HasRole(domain.RoleSalesRep) && c.CustomerOwner == u.Username)
-}
-
 func (s *Server) createComplaint(c *gin.Context) {
 	u := me(c)
-	if !seesAllComplaints(u) && !u.HasRole(domain.RoleSalesRep) {
+	if !s.access.MayFileComplaint(u) {
 		forbidden(c, "your roles may not file complaints")
 		return
 	}
@@ -104,7 +97,7 @@ func (s *Server) createComplaint(c *gin.Context) {
 			s.internal(c, err)
 			return
 		}
-		if err != nil || (!seesAllComplaints(u) && cu.Owner != u.Username) {
+		if err != nil || (!s.access.SeesAll(u, domain.ProcessComplaint) && cu.Owner != u.Username) {
 			v.add("customer_id", "no such customer")
 		}
 	}
@@ -143,7 +136,7 @@ func (s *Server) getComplaint(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	cm, err := s.st.ComplaintByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeComplaint(me(c), cm)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(me(c), domain.ProcessComplaint, ComplaintParties(cm))) {
 		notFound(c, "complaint")
 		return
 	}
@@ -160,23 +153,8 @@ func (s *Server) getComplaint(c *gin.Context) {
 }
 
 func (s *Server) listComplaints(c *gin.Context) {
-	u := me(c)
 	f := store.ComplaintFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
-	switch {
-	case seesAllComplaints(u):
-	case u.HasRole(domain.RoleSalesRep):
-		f.Owner = u.Username
-	default:
-		forbidden(c, "your roles do not give access to complaints")
-		return
+	if s.listScope(c, domain.ProcessComplaint, func(me string) { f.Owner = me }) {
+		servePage(s, c, &f, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses), s.st.ListComplaints, complaintDTO)
 	}
-	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
-	v.oneOf("status", f.Status, false, domain.ComplaintStatuses)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	items, next, err := s.st.ListComplaints(c.Request.Context(), f)
-	writeList(s, c, items, next, err, complaintDTO)
 }

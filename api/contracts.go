@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,11 +14,6 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
-
-// contractViewerRoles see every contract; the submitter sees their own, and the
-// departments of a contract's route see it.
-var contractViewerRoles = []domain.Role{domain.RoleSalesManager, domain.RoleOpsHead, domain.RoleDeputyGM,
-	domain.RoleGeneralManager, domain.RoleAdmin}
 
 type contractCreated struct {
 	ID       string   `json:"id"`
@@ -98,22 +92,9 @@ func contractDetailDTO(st domain.ContractState, record []domain.ContractReview) 
 	return d
 }
 
-// canSeeContract: the submitter, the contract viewers and the departments of the route
-// (of the version under review or in force, and of an amendment under review).
-func canSeeContract(u store.User, st domain.ContractState) bool {
-	if u.Username == st.SubmittedBy || u.HasRole(contractViewerRoles...) {
-		return true
-	}
-	groups := domain.RouteGroups(st.Class)
-	if a := st.Amendment; a != nil {
-		groups = append(groups, domain.RouteGroups(a.Class)...)
-	}
-	return slices.ContainsFunc(groups, func(g string) bool { return u.HasRole(domain.Role(g)) })
-}
-
 func (s *Server) createContract(c *gin.Context) {
 	u := me(c)
-	if !u.HasRole(domain.RoleSalesRep) {
+	if !s.access.MaySubmitContract(u) {
 		forbidden(c, "only sales reps submit contracts")
 		return
 	}
@@ -180,7 +161,7 @@ func (s *Server) loadContract(c *gin.Context) (store.ContractRow, bool) {
 		return store.ContractRow{}, false
 	}
 	row, err := s.st.GetContract(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeContract(me(c), row.State)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(me(c), domain.ProcessContract, ContractParties(row.State))) {
 		notFound(c, "contract")
 		return row, false
 	}
@@ -200,25 +181,10 @@ func (s *Server) getContract(c *gin.Context) {
 }
 
 func (s *Server) listContracts(c *gin.Context) {
-	u := me(c)
 	f := store.ContractFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
-	switch {
-	case u.HasRole(contractViewerRoles...):
-	case u.HasRole(domain.RoleSalesRep):
-		f.SubmittedBy = u.Username
-	default:
-		forbidden(c, "your roles do not give access to the contract list")
-		return
+	if s.listScope(c, domain.ProcessContract, func(me string) { f.SubmittedBy = me }) {
+		servePage(s, c, &f, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses), s.st.ListContracts, contractDTO)
 	}
-	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
-	v.oneOf("status", f.Status, false, domain.ContractStatuses)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	items, next, err := s.st.ListContracts(c.Request.Context(), f)
-	writeList(s, c, items, next, err, contractDTO)
 }
 
 type contractRevisionBody struct {
@@ -238,7 +204,7 @@ type contractAmendBody struct {
 func (s *Server) reviseContract(c *gin.Context) {
 	var body contractRevisionBody
 	s.contractUpdate(c, &body, false, domain.UpdateReviseContract, "only the submitter revises a contract",
-		func(u store.User, st domain.ContractState) bool { return u.Username == st.SubmittedBy },
+		s.access.MayReviseContract,
 		func(actor string) any {
 			return domain.ContractRevisionRequest{Actor: actor, Changes: body.Changes, Comment: body.Comment}
 		})
@@ -247,16 +213,14 @@ func (s *Server) reviseContract(c *gin.Context) {
 func (s *Server) withdrawContract(c *gin.Context) {
 	var body contractWithdrawBody
 	s.contractUpdate(c, &body, true, domain.UpdateWithdrawContract, "only the submitter withdraws a contract",
-		func(u store.User, st domain.ContractState) bool { return u.Username == st.SubmittedBy },
+		s.access.MayReviseContract,
 		func(actor string) any { return domain.ContractWithdrawRequest{Actor: actor, Reason: body.Reason} })
 }
 
 func (s *Server) amendContract(c *gin.Context) {
 	var body contractAmendBody
 	s.contractUpdate(c, &body, false, domain.UpdateAmendContract, "only the submitter or a sales manager amends a contract",
-		func(u store.User, st domain.ContractState) bool {
-			return u.Username == st.SubmittedBy || u.HasRole(domain.RoleSalesManager)
-		},
+		s.access.MayAmendContract,
 		func(actor string) any {
 			return domain.ContractAmendRequest{Actor: actor, Changes: body.Changes, Reason: body.Reason}
 		})

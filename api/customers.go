@@ -58,20 +58,9 @@ func customerDTO(c store.Customer) customerResponse {
 		CreditLimit: c.CreditLimit, CreatedAt: c.CreatedAt}
 }
 
-// seesAllCustomers: admin, managers and customer service see every customer; a sales
-// rep sees the customers they own.
-func seesAllCustomers(u store.User) bool {
-	return u.HasRole(domain.RoleCustomerService) || u.HasRole(domain.ManagerRoles...)
-}
-
-// canSeeCustomer applies the customer view rule.
-func canSeeCustomer(u store.User, cu store.Customer) bool {
-	return seesAllCustomers(u) || (u.HasRole(domain.RoleSalesRep) && cu.Owner == u.Username)
-}
-
 func (s *Server) createCustomer(c *gin.Context) {
 	u := me(c)
-	if !u.HasRole(domain.RoleAdmin, domain.RoleSalesManager, domain.RoleSalesRep) {
+	if !s.access.MayCreateCustomer(u) {
 		forbidden(c, "only admin, sales managers and sales reps create customers")
 		return
 	}
@@ -132,26 +121,21 @@ func (s *Server) createCustomer(c *gin.Context) {
 func (s *Server) listCustomers(c *gin.Context) {
 	u := me(c)
 	f := store.CustomerFilter{Owner: c.Query("owner"), Tier: c.Query("tier")}
-	if !seesAllCustomers(u) && !u.HasRole(domain.RoleSalesRep) {
+	all, own := s.access.ListsCustomers(u)
+	if !all && !own {
 		forbidden(c, "your roles do not give access to customers")
 		return
 	}
-	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
-	v.oneOf("tier", f.Tier, false, domain.Tiers)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	if !seesAllCustomers(u) { // a sales rep: their own customers only
+	list := s.st.ListCustomers
+	if !all { // a sales rep: their own customers only
 		if f.Owner != "" && f.Owner != u.Username {
-			writeJSON(c, http.StatusOK, newPage[customerResponse](nil, ""))
-			return
+			list = func(context.Context, store.CustomerFilter) ([]store.Customer, string, error) { return nil, "", nil }
 		}
 		f.Owner = u.Username
 	}
-	items, next, err := s.st.ListCustomers(c.Request.Context(), f)
-	writeList(s, c, items, next, err, customerDTO)
+	servePage(s, c, &f, &f.Limit, &f.Cursor, func(v *checks) {
+		v.oneOf("tier", f.Tier, false, domain.Tiers)
+	}, list, customerDTO)
 }
 
 func (s *Server) getCustomer(c *gin.Context) {
@@ -160,7 +144,7 @@ func (s *Server) getCustomer(c *gin.Context) {
 		return
 	}
 	cu, err := s.st.CustomerByID(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSeeCustomer(me(c), cu)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCustomer(me(c), cu)) {
 		notFound(c, "customer")
 		return
 	}

@@ -37,16 +37,9 @@ func emailDTO(e store.Email) emailResponse {
 }
 
 func (s *Server) listEmails(c *gin.Context) {
-	if !managersOnly(c, "e-mails") {
+	if !s.managersOnly(c, s.access.MaySeeEmails, "e-mails") {
 		return
 	}
 	f := store.EmailFilter{To: c.Query("to"), ProcessID: c.Query("process_id")}
-	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	items, next, err := s.st.ListEmails(c.Request.Context(), f)
-	writeList(s, c, items, next, err, emailDTO)
+	servePage(s, c, &f, &f.Limit, &f.Cursor, nil, s.st.ListEmails, emailDTO)
 }

@@ -3,13 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
 
@@ -40,9 +38,9 @@ func escalationDTO(e store.Escalation) escalationResponse {
 	}
 }
 
-// managersOnly answers 403 unless the caller has a manager role.
-func managersOnly(c *gin.Context, what string) bool {
-	if !me(c).HasRole(domain.ManagerRoles...) {
+// managersOnly answers 403 unless the caller may see escalations and e-mails.
+func (s *Server) managersOnly(c *gin.Context, may func(store.User) bool, what string) bool {
+	if !may(me(c)) {
 		forbidden(c, "only managers and admin may see "+what)
 		return false
 	}
@@ -50,37 +48,31 @@ func managersOnly(c *gin.Context, what string) bool {
 }
 
 func (s *Server) listEscalations(c *gin.Context) {
-	if !managersOnly(c, "escalations") {
+	if !s.managersOnly(c, s.access.MaySeeEscalations, "escalations") {
 		return
 	}
 	f := store.EscalationFilter{Status: c.Query("status"), ProcessID: c.Query("process_id")}
-	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
-	v.oneOf("status", f.Status, false, []string{store.EscalationOpen, store.EscalationAcknowledged})
-	if l := c.Query("level"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			v.add("level", "must be a positive integer")
+	servePage(s, c, &f, &f.Limit, &f.Cursor, func(v *checks) {
+		v.oneOf("status", f.Status, false, []string{store.EscalationOpen, store.EscalationAcknowledged})
+		if l := c.Query("level"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 {
+				v.add("level", "must be a positive integer")
+			}
+			f.Level = n
 		}
-		f.Level = n
-	}
-	switch c.Query("target") {
-	case "":
-	case "me":
-		f.Target = me(c).Username
-	default:
-		v.add("target", "must be me")
-	}
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	items, next, err := s.st.ListEscalations(c.Request.Context(), f)
-	writeList(s, c, items, next, err, escalationDTO)
+		switch c.Query("target") {
+		case "":
+		case "me":
+			f.Target = me(c).Username
+		default:
+			v.add("target", "must be me")
+		}
+	}, s.st.ListEscalations, escalationDTO)
 }
 
 func (s *Server) getEscalation(c *gin.Context) {
-	if !managersOnly(c, "escalations") {
+	if !s.managersOnly(c, s.access.MaySeeEscalations, "escalations") {
 		return
 	}
 	id, ok := pathID(c, "id", "escalation")
@@ -106,7 +98,7 @@ type acknowledgeRequest struct {
 // acknowledgeEscalation: a target of the escalation, or the general manager or admin,
 // acknowledges it once.
 func (s *Server) acknowledgeEscalation(c *gin.Context) {
-	if !managersOnly(c, "escalations") {
+	if !s.managersOnly(c, s.access.MaySeeEscalations, "escalations") {
 		return
 	}
 	var req acknowledgeRequest
@@ -134,7 +126,7 @@ func (s *Server) acknowledgeEscalation(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	if !slices.Contains(e.Targets, u.Username) && !u.HasRole(domain.RoleGeneralManager, domain.RoleAdmin) {
+	if !s.access.MayAcknowledge(u, e) {
 		forbidden(c, "only a target of the escalation, the general manager or admin may acknowledge it")
 		return
 	}

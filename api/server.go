@@ -52,6 +52,7 @@ type Server struct {
 	tc      client.Client
 	log     *slog.Logger
 	engine  *gin.Engine
+	access  Access
 	openapi []byte
 	latency *prometheus.HistogramVec
 	now     func() time.Time
@@ -84,7 +85,8 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, st: st, tc: loggingClient{Client: tc, log: log}, log: log, now: time.Now, settle: 3 * time.Second}
+	s := &Server{cfg: cfg, st: st, tc: loggingClient{Client: tc, log: log}, log: log, now: time.Now, settle: 3 * time.Second,
+		access: Access{st: st}}
 	s.latency = register(cfg.Registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "serviceflow_http_request_duration_seconds",
 		Help:    "HTTP request latency by method, route and status code.",
@@ -214,7 +216,44 @@ func newPage[T any](items []T, next string) listPage[T] {
 	return p
 }
 
-// mapSlice converts a slice with f.
+// servePage answers one page of a list: it checks the list parameters into *limit and
+// *cursor, then the filter's own fields (check, which may be nil), and lists f.
+func servePage[F, T, D any](s *Server, c *gin.Context, f *F, limit *int, cursor *string,
+	check func(v *checks), list func(context.Context, F) ([]T, string, error), dto func(T) D) {
+	var v checks
+	*limit, *cursor = listParams(c, &v)
+	if check != nil {
+		check(&v)
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	items, next, err := list(c.Request.Context(), *f)
+	writeList(s, c, items, next, err, dto)
+}
+
+// listScope narrows a list of the process's cases to what the caller may list: all of
+// them, or their own (own sets the filter to their username); with neither it answers
+// 403 and reports false.
+func (s *Server) listScope(c *gin.Context, proc string, own func(username string)) bool {
+	u := me(c)
+	switch all, mine := s.access.Lists(u, proc); {
+	case all:
+	case mine:
+		own(u.Username)
+	default:
+		forbidden(c, "your roles do not give access to the "+proc+" list")
+		return false
+	}
+	return true
+}
+
+// statusIn checks an optional status filter against the process's statuses.
+func statusIn(status string, statuses []string) func(v *checks) {
+	return func(v *checks) { v.oneOf("status", status, false, statuses) }
+}
+
 // writeList answers a list request with one page of items mapped to their DTOs, or with
 // the store's error.
 func writeList[T, D any](s *Server, c *gin.Context, items []T, next string, err error, dto func(T) D) {
@@ -225,6 +264,7 @@ func writeList[T, D any](s *Server, c *gin.Context, items []T, next string, err 
 	writeJSON(c, http.StatusOK, newPage(mapSlice(items, dto), next))
 }
 
+// mapSlice converts a slice with f.
 func mapSlice[A, B any](in []A, f func(A) B) []B {
 	out := make([]B, len(in))
 	for i, a := range in {

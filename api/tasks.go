@@ -71,94 +71,29 @@ func taskDTO(t store.Task) taskResponse {
 	}
 }
 
-// taskAccess is what a user may do with a task.
-type taskAccess struct {
-	view  bool // see it (else 404)
-	act   bool // complete it (else 403)
-	claim bool // a member of one of its groups (claim and unclaim need it)
-}
-
-// processOverseers lists, per process, the manager roles that oversee it: they see every
-// task of it, whoever holds the task (for complaints, the managers who see every
-// complaint).
-var processOverseers = map[string][]domain.Role{
-	domain.ProcessComplaint: {domain.RoleServiceManager, domain.RoleGeneralManager, domain.RoleAdmin},
-	domain.ProcessContract:  contractViewerRoles,
-}
-
-// overseen lists the processes whose every task u may see.
-func overseen(u store.User) []string {
-	out := []string{}
-	for p, roles := range processOverseers {
-		if u.HasRole(roles...) {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// accessTo applies the task rules: the assignee, or the delegate of an assignee who is
-// out of office, may act; on an unassigned task any member of a candidate group may
-// act; a manager targeted by an escalation on the task may act. Group members also see
-// the group's tasks others hold, the original assignee of a delegated task sees it, the
-// process's overseers (processOverseers) see its tasks, and admin sees every task. A
-// user on the task's exclude list never acts.
-func (s *Server) accessTo(ctx context.Context, u store.User, t store.Task) (taskAccess, error) {
-	var a taskAccess
-	excluded := slices.Contains(t.ExcludeUsers, u.Username)
-	member := slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return u.HasRole(domain.Role(g)) })
-	a.claim = member && !excluded
-	switch {
-	case t.Assignee == u.Username:
-		a.view, a.act = true, true
-	case t.Assignee == "":
-		a.view, a.act = member, member
-	default:
-		holder, err := s.st.UserByUsername(ctx, t.Assignee)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return a, err
-		}
-		if err == nil && holder.OutOfOffice && holder.Delegate == u.Username {
-			a.view, a.act = true, true
-		}
-		a.view = a.view || member || t.DelegatedFrom == u.Username
-	}
-	if !a.act {
-		target, err := s.st.IsEscalationTarget(ctx, t.ID, u.Username)
-		if err != nil {
-			return a, err
-		}
-		a.view, a.act = a.view || target, target
-	}
-	a.view = a.view || u.HasRole(domain.RoleAdmin) || u.HasRole(processOverseers[t.Process]...)
-	a.act = a.act && !excluded
-	return a, nil
-}
-
 // loadTask loads the task of the :id path parameter with the caller's access, answering
 // 404 when the caller may not see it.
-func (s *Server) loadTask(c *gin.Context) (store.Task, taskAccess, bool) {
+func (s *Server) loadTask(c *gin.Context) (store.Task, TaskAccess, bool) {
 	id, ok := pathID(c, "id", "task")
 	if !ok {
-		return store.Task{}, taskAccess{}, false
+		return store.Task{}, TaskAccess{}, false
 	}
 	ctx := c.Request.Context()
 	t, err := s.st.TaskByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		notFound(c, "task")
-		return t, taskAccess{}, false
+		return t, TaskAccess{}, false
 	}
 	if err != nil {
 		s.internal(c, err)
-		return t, taskAccess{}, false
+		return t, TaskAccess{}, false
 	}
-	a, err := s.accessTo(ctx, me(c), t)
+	a, err := s.access.Task(ctx, me(c), t)
 	if err != nil {
 		s.internal(c, err)
 		return t, a, false
 	}
-	if !a.view {
+	if !a.View {
 		notFound(c, "task")
 		return t, a, false
 	}
@@ -178,12 +113,12 @@ func (s *Server) listTasks(c *gin.Context) {
 		return
 	}
 	if f.Scope == store.ScopeAll {
-		if !u.HasRole(domain.ManagerRoles...) {
+		if !s.access.MayListAllTasks(u) {
 			forbidden(c, "only managers and admin list all tasks")
 			return
 		}
 		if !u.HasRole(domain.RoleAdmin) {
-			f.Processes = overseen(u) // all the tasks of the processes they oversee
+			f.Processes = s.access.Overseen(u) // all the tasks of the processes they oversee
 		}
 	}
 	items, next, err := s.st.ListTasks(c.Request.Context(), f)
@@ -225,7 +160,7 @@ func (s *Server) claimTask(c *gin.Context) {
 	}
 	u := me(c)
 	switch {
-	case !a.claim:
+	case !a.Claim:
 		forbidden(c, "only a member of the task's candidate groups may claim it")
 		return
 	case t.Status == domain.TaskOpen && t.Assignee == u.Username:
@@ -296,7 +231,7 @@ func (s *Server) completeTask(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !a.act {
+	if !a.Act {
 		forbidden(c, "you may not act on this task")
 		return
 	}
