@@ -28,8 +28,8 @@ build:
 run:
 	$(GO) run ./cmd/serviceflow dev
 
-record-histories: ## re-record workflows/testdata/histories from a real end-to-end run
-	SERVICEFLOW_RECORD_HISTORIES=1 $(GO) test -count=1 -run 'TestComplaintEndToEnd|TestEmailProviderFaults|TestContractEndToEnd' ./cmd/serviceflow/
+record-histories: ## re-record workflows/testdata/histories: every end-to-end test that calls recordHistory writes its file
+	SERVICEFLOW_RECORD_HISTORIES=1 $(GO) test -count=1 ./cmd/serviceflow/
 
 load: ## load benchmark: prints figures, writes loadgen-figures.json (needs PostgreSQL)
 	$(GO) run ./cmd/loadgen -out loadgen-figures.json

@@ -3,29 +3,30 @@ package mail
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
+	"path"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 
 	"github.com/serviceflow/serviceflow/domain"
 )
 
-// Each template is one file per locale, templates/<locale>/<name>.tmpl, defining
-// "subject" and "text" (run by text/template) and "html" (run by html/template, which
-// escapes the data). templates/<locale>/common.tmpl holds the shared layout pieces.
+// Each template is one file per locale, templates/<locale>/<name>.tmpl for the
+// platform's (task notices, escalations) and templates/<locale>/<process>/<name>.tmpl
+// for a process's, defining "subject" and "text" (run by text/template) and "html" (run
+// by html/template, which escapes the data). templates/<locale>/common.tmpl holds the
+// shared layout pieces. The templates are found in the embedded file system: a process
+// adds its own by adding files, and every locale must have the same ones.
 //
 //go:embed templates
 var templateFS embed.FS
 
-// Templates lists every template name Render knows.
-var Templates = []string{
-	domain.TmplComplaintAck, domain.TmplComplaintResponse, domain.TmplComplaintResolution,
-	domain.TmplFeedbackRequest, domain.TmplTaskAssigned, domain.TmplTaskReminder,
-	domain.TmplEscalation,
-	domain.TmplContractChangesRequested, domain.TmplContractApproved, domain.TmplContractDepartmentNotice,
-	domain.TmplContractAmendmentRejected,
-}
+// commonFile is the name of each locale's shared layout pieces.
+const commonFile = "common.tmpl"
 
 // optionalKeys are the data keys a template may go without; any other missing key fails.
 var optionalKeys = map[string][]string{
@@ -39,28 +40,92 @@ type templateSet struct {
 
 // templates[locale][name], parsed once at start-up: the files are embedded, so a parse
 // error is a programming error caught by the tests.
-var templates = mustParseTemplates()
+var templates = mustParseTemplates(templateFS)
 
-func mustParseTemplates() map[string]map[string]templateSet {
-	out := map[string]map[string]templateSet{}
-	for _, loc := range domain.Locales {
-		out[loc] = map[string]templateSet{}
-		for _, name := range Templates {
-			files := []string{"templates/" + loc + "/common.tmpl", "templates/" + loc + "/" + name + ".tmpl"}
-			t := texttemplate.Must(texttemplate.New(name).Option("missingkey=error").ParseFS(templateFS, files...))
-			h := htmltemplate.Must(htmltemplate.New(name).Option("missingkey=error").ParseFS(templateFS, files...))
-			for _, block := range []string{"subject", "text"} {
-				if t.Lookup(block) == nil {
-					panic(fmt.Sprintf("mail: template %s/%s defines no %q", loc, name, block))
-				}
-			}
-			if h.Lookup("html") == nil {
-				panic(fmt.Sprintf("mail: template %s/%s defines no \"html\"", loc, name))
-			}
-			out[loc][name] = templateSet{text: t, html: h}
-		}
+// Templates lists every template name Render knows, sorted.
+var Templates = templateNames(templates)
+
+func mustParseTemplates(fsys fs.FS) map[string]map[string]templateSet {
+	out, err := parseTemplates(fsys)
+	if err != nil {
+		panic(err)
 	}
 	return out
+}
+
+// parseTemplates parses every template of every locale in fsys (laid out as
+// templateFS). A template missing from a locale, two files of one name, or one that
+// lacks a block is an error.
+func parseTemplates(fsys fs.FS) (map[string]map[string]templateSet, error) {
+	out := map[string]map[string]templateSet{}
+	for _, loc := range domain.Locales {
+		dir := "templates/" + loc
+		files := map[string]string{} // name -> path
+		err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".tmpl") || p == dir+"/"+commonFile {
+				return err
+			}
+			name := strings.TrimSuffix(path.Base(p), ".tmpl")
+			if prev, dup := files[name]; dup {
+				return fmt.Errorf("mail: template %s is both %s and %s", name, prev, p)
+			}
+			files[name] = p
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[loc] = map[string]templateSet{}
+		for name, p := range files {
+			set, err := parseTemplate(fsys, name, dir+"/"+commonFile, p)
+			if err != nil {
+				return nil, fmt.Errorf("mail: template %s/%s: %w", loc, name, err)
+			}
+			out[loc][name] = set
+		}
+	}
+	first := domain.Locales[0]
+	for _, loc := range domain.Locales[1:] {
+		a, b := templateNames(map[string]map[string]templateSet{first: out[first]}), templateNames(map[string]map[string]templateSet{loc: out[loc]})
+		if !slices.Equal(a, b) {
+			return nil, fmt.Errorf("mail: locales %s and %s have different templates: %v and %v", first, loc, a, b)
+		}
+	}
+	return out, nil
+}
+
+func parseTemplate(fsys fs.FS, name string, files ...string) (templateSet, error) {
+	t, err := texttemplate.New(name).Option("missingkey=error").ParseFS(fsys, files...)
+	if err != nil {
+		return templateSet{}, err
+	}
+	h, err := htmltemplate.New(name).Option("missingkey=error").ParseFS(fsys, files...)
+	if err != nil {
+		return templateSet{}, err
+	}
+	for _, block := range []string{"subject", "text"} {
+		if t.Lookup(block) == nil {
+			return templateSet{}, fmt.Errorf("defines no %q", block)
+		}
+	}
+	if h.Lookup("html") == nil {
+		return templateSet{}, errors.New(`defines no "html"`)
+	}
+	return templateSet{text: t, html: h}, nil
+}
+
+// templateNames lists the template names of every locale in sets, sorted, once each.
+func templateNames(sets map[string]map[string]templateSet) []string {
+	var names []string
+	for _, byName := range sets {
+		for name := range byName {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Locale returns the template locale for a customer or user locale: "zh-CN" (any case)

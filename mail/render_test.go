@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -210,4 +211,45 @@ func TestEmailRenderContractNotice(t *testing.T) {
 func TestEmailRenderUnknownTemplate(t *testing.T) {
 	_, _, _, err := Render("no_such_template", "en", nil)
 	assert.ErrorContains(t, err, "unknown template")
+}
+
+// Templates are found in the file system: a process's folder is picked up with nothing
+// to list, and a template missing from one locale, or two files of one name, fail.
+func TestTemplatesFoundInTheFileSystem(t *testing.T) {
+	tmpl := func(subject string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte(`{{define "subject"}}` + subject + `{{end}}{{define "text"}}t{{end}}{{define "html"}}<p>h</p>{{end}}`)}
+	}
+	common := &fstest.MapFile{Data: []byte(`{{define "footer"}}f{{end}}`)}
+	base := func() fstest.MapFS {
+		fsys := fstest.MapFS{}
+		for _, loc := range domain.Locales {
+			fsys["templates/"+loc+"/common.tmpl"] = common
+			fsys["templates/"+loc+"/task_assigned.tmpl"] = tmpl("task " + loc)
+			fsys["templates/"+loc+"/order/order_confirmation.tmpl"] = tmpl("order " + loc)
+		}
+		return fsys
+	}
+	sets, err := parseTemplates(base())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"order_confirmation", "task_assigned"}, templateNames(sets))
+
+	missing := base()
+	delete(missing, "templates/zh-CN/order/order_confirmation.tmpl")
+	_, err = parseTemplates(missing)
+	assert.ErrorContains(t, err, "different templates")
+
+	dup := base()
+	dup["templates/en/survey/task_assigned.tmpl"] = tmpl("again")
+	_, err = parseTemplates(dup)
+	assert.ErrorContains(t, err, "template task_assigned is both")
+
+	noBlock := base()
+	noBlock["templates/en/order/order_confirmation.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}s{{end}}`)}
+	_, err = parseTemplates(noBlock)
+	assert.ErrorContains(t, err, "defines no")
+
+	// The embedded templates include each process's folder.
+	assert.Contains(t, Templates, domain.TmplComplaintAck)
+	assert.Contains(t, Templates, domain.TmplContractApproved)
+	assert.Contains(t, Templates, domain.TmplTaskAssigned)
 }
