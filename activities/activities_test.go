@@ -547,3 +547,70 @@ func TestCreateTaskRoutesSelfReviewToTheManager(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, domain.CreateTaskResult{TaskID: "tsk_S3", Assignee: "dora", DelegatedFrom: "judy"}, res)
 }
+
+// An invoice's dunning escalation has no task: it touches no task row, its targets come
+// from the rung, and the audit event and e-mail name its subject.
+func TestRaiseEscalationWithoutTask(t *testing.T) {
+	a, m := setup(t)
+	ctx := context.Background()
+	_, err := a.Store.Pool.Exec(ctx, `INSERT INTO users (id, username, display_name, email, locale) VALUES
+		('usr_bob', 'bob', 'Bob', 'bob@example.com', 'en');
+		INSERT INTO user_roles (username, role) VALUES ('bob', 'sales_manager')`)
+	require.NoError(t, err)
+	_, err = a.CreateTask(ctx, taskInput("tsk_S")) // another deadline's task: left alone
+	require.NoError(t, err)
+	m.reset()
+
+	due := t0.Add(30 * 24 * time.Hour)
+	invoice := func(rung domain.EscalationRung) domain.EscalationInput {
+		return domain.EscalationInput{WorkflowID: "order/ord_1", Process: "order", ProcessID: "ord_1",
+			Subject: "invoice/INV-2026-0001", Title: "Invoice INV-2026-0001", Step: "payment", Rung: rung,
+			Reason: "payment overdue", DueAt: due, At: due.Add(rung.After)}
+	}
+	// Assignee's manager without a task falls back to the role.
+	l1 := invoice(domain.EscalationRung{Level: 1, After: 14 * 24 * time.Hour, TargetAssigneeManager: true, TargetRole: domain.RoleSalesManager})
+	first, err := a.RaiseEscalation(ctx, l1)
+	require.NoError(t, err)
+	second, err := a.RaiseEscalation(ctx, l1) // a retry
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bob"}, first.Targets)
+	assert.Equal(t, first, second)
+	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM escalations WHERE task_id IS NULL
+		AND subject = 'invoice/INV-2026-0001' AND level = 1 AND raised_at = $1`, due.Add(14*24*time.Hour)))
+	assert.Equal(t, 0, count(t, a.Store, `SELECT escalation_level FROM tasks WHERE id = 'tsk_S'`))
+	assert.Equal(t, []string{"esc/order/ord_1/invoice/INV-2026-0001/1/bob", "esc/order/ord_1/invoice/INV-2026-0001/1/bob"}, m.keys())
+	e := m.sent()[0]
+	assert.Equal(t, domain.TmplEscalation, e.Template)
+	assert.Equal(t, "bob@example.com", e.To.Email)
+	assert.Equal(t, "Invoice INV-2026-0001", e.Data["task_title"])
+	assert.Equal(t, "invoice/INV-2026-0001", e.Data["subject"])
+	assert.Equal(t, "", e.Data["task_id"])
+
+	assert.Equal(t, 1, auditCount(t, a.Store, "escalated"))
+	var detail map[string]any
+	require.NoError(t, a.Store.Pool.QueryRow(ctx, `SELECT detail FROM audit_events WHERE event = 'escalated'`).Scan(&detail))
+	assert.Equal(t, "invoice/INV-2026-0001", detail["subject"])
+	assert.NotContains(t, detail, "task_id")
+	assert.Equal(t, []any{"bob"}, detail["targets"])
+
+	// Level 2 to a named user.
+	m.reset()
+	l2, err := a.RaiseEscalation(ctx, invoice(domain.EscalationRung{Level: 2, After: 30 * 24 * time.Hour, TargetUser: "judy"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"judy"}, l2.Targets)
+	assert.NotEqual(t, first.EscalationID, l2.EscalationID)
+	assert.Equal(t, []string{"esc/order/ord_1/invoice/INV-2026-0001/2/judy"}, m.keys())
+
+	// Neither a task nor a subject, or a task with another subject: refused for good.
+	var appErr *temporal.ApplicationError
+	none := l1
+	none.Subject = ""
+	_, err = a.RaiseEscalation(ctx, none)
+	require.ErrorAs(t, err, &appErr)
+	assert.True(t, appErr.NonRetryable())
+	mixed := l1
+	mixed.TaskID = "tsk_S"
+	_, err = a.RaiseEscalation(ctx, mixed)
+	require.ErrorAs(t, err, &appErr)
+	assert.Equal(t, 0, count(t, a.Store, `SELECT escalation_level FROM tasks WHERE id = 'tsk_S'`))
+}

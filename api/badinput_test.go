@@ -33,8 +33,8 @@ func (e *env) fileComplaint(user, customer string) string {
 func (e *env) insertEscalation(id, processID, taskID string, targets ...string) {
 	e.t.Helper()
 	if _, err := e.st.Pool.Exec(context.Background(), `INSERT INTO escalations
-		(id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
-		VALUES ($1, 'complaint/' || $2, 'complaint', $2, $3, 'evaluate', 1, 'response overdue', $4, now())`,
+		(id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at)
+		VALUES ($1, 'complaint/' || $2, 'complaint', $2, 'task/' || $3, $3, 'evaluate', 1, 'response overdue', $4, now())`,
 		id, processID, taskID, targets); err != nil {
 		e.t.Fatal(err)
 	}

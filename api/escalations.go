@@ -15,7 +15,8 @@ type escalationResponse struct {
 	ID             string     `json:"id"`
 	Process        string     `json:"process"`
 	ProcessID      string     `json:"process_id"`
-	TaskID         string     `json:"task_id"`
+	Subject        string     `json:"subject"`
+	TaskID         *string    `json:"task_id"` // null when it is not about a task
 	Step           string     `json:"step"`
 	Reason         string     `json:"reason"`
 	Level          int        `json:"level"`
@@ -32,7 +33,7 @@ func escalationDTO(e store.Escalation) escalationResponse {
 		targets = []string{}
 	}
 	return escalationResponse{
-		ID: e.ID, Process: e.Process, ProcessID: e.ProcessID, TaskID: e.TaskID, Step: e.Step, Reason: e.Reason,
+		ID: e.ID, Process: e.Process, ProcessID: e.ProcessID, Subject: e.Subject, TaskID: strOrNil(e.TaskID), Step: e.Step, Reason: e.Reason,
 		Level: e.Level, RaisedAt: e.RaisedAt, Targets: targets, AcknowledgedBy: strOrNil(e.AcknowledgedBy),
 		AcknowledgedAt: e.AcknowledgedAt, AckComment: strOrNil(e.AckComment),
 	}

@@ -21,12 +21,12 @@ func TestEscalations(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	for _, q := range []string{
-		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
-		 VALUES ('esc_1', 'complaint/cmp_1', 'complaint', 'cmp_1', 'tsk_1', 'respond', 1, 'response overdue', '{dave}', '2030-01-01T10:00:00Z')`,
-		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
-		 VALUES ('esc_2', 'complaint/cmp_1', 'complaint', 'cmp_1', 'tsk_1', 'respond', 2, 'response overdue', '{judy}', '2030-01-01T22:00:00Z')`,
-		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at,
-		 acknowledged_by, acknowledged_at) VALUES ('esc_0', 'complaint/cmp_0', 'complaint', 'cmp_0', 'tsk_0', 'respond', 1,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at)
+		 VALUES ('esc_1', 'complaint/cmp_1', 'complaint', 'cmp_1', 'task/tsk_1', 'tsk_1', 'respond', 1, 'response overdue', '{dave}', '2030-01-01T10:00:00Z')`,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at)
+		 VALUES ('esc_2', 'complaint/cmp_1', 'complaint', 'cmp_1', 'task/tsk_1', 'tsk_1', 'respond', 2, 'response overdue', '{judy}', '2030-01-01T22:00:00Z')`,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at,
+		 acknowledged_by, acknowledged_at) VALUES ('esc_0', 'complaint/cmp_0', 'complaint', 'cmp_0', 'task/tsk_0', 'tsk_0', 'respond', 1,
 		 'response overdue', '{dave}', '2029-12-01T10:00:00Z', 'dave', '2029-12-01T11:00:00Z')`,
 	} {
 		if _, err := e.st.Pool.Exec(ctx, q); err != nil {
@@ -63,7 +63,7 @@ func TestEscalations(t *testing.T) {
 	e.do("GET", "/api/v1/escalations?level=x", "dave", nil).problem(http.StatusUnprocessableEntity)
 
 	item := e.do("GET", "/api/v1/escalations?status=open&level=1", "dave", nil).want(http.StatusOK).json()["items"].([]any)[0].(map[string]any)
-	for _, k := range []string{"id", "process", "process_id", "task_id", "reason", "level", "raised_at", "targets", "acknowledged_by", "acknowledged_at"} {
+	for _, k := range []string{"id", "process", "process_id", "subject", "task_id", "reason", "level", "raised_at", "targets", "acknowledged_by", "acknowledged_at"} {
 		if _, ok := item[k]; !ok {
 			t.Errorf("escalation item lacks %q", k)
 		}
@@ -200,4 +200,53 @@ func TestFeedbackPages(t *testing.T) {
 	}
 	e.do("POST", "/c/feedback/tok2", "", map[string]any{"score": 0}).problem(http.StatusUnprocessableEntity)
 	e.do("POST", "/c/feedback/nope", "", map[string]any{"score": 3}).problem(http.StatusNotFound)
+}
+
+// An escalation without a task (an invoice's dunning ladder) is listed with its subject
+// and a null task_id, and acknowledged like any other.
+func TestEscalationWithoutTask(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, esc := range []store.NewEscalation{
+		{ID: "esc_inv", WorkflowID: "order/ord_1", Process: "order", ProcessID: "ord_1", Subject: "invoice/INV-2026-0001",
+			Step: "payment", Level: 1, Reason: "payment overdue", Targets: []string{"bob"}, RaisedAt: time.Now().Add(-time.Hour)},
+		{ID: "esc_tsk", WorkflowID: "complaint/cmp_1", Process: "complaint", ProcessID: "cmp_1", TaskID: "tsk_1",
+			Step: "respond", Level: 1, Reason: "response overdue", Targets: []string{"bob"}, RaisedAt: time.Now()},
+	} {
+		if _, _, err := store.EnsureEscalation(ctx, e.st.Pool, esc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := e.do("GET", "/api/v1/escalations?status=open&target=me", "bob", nil).want(http.StatusOK).json()["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("bob's open escalations: %v", items)
+	}
+	inv, tsk := items[0].(map[string]any), items[1].(map[string]any)
+	if inv["id"] != "esc_inv" || inv["subject"] != "invoice/INV-2026-0001" || inv["process"] != "order" || inv["level"] != float64(1) {
+		t.Fatalf("invoice escalation: %v", inv)
+	}
+	if v, ok := inv["task_id"]; !ok || v != nil {
+		t.Fatalf("invoice escalation's task_id: %v (present %v), want null", v, ok)
+	}
+	if tsk["subject"] != "task/tsk_1" || tsk["task_id"] != "tsk_1" {
+		t.Fatalf("task escalation: %v", tsk)
+	}
+	if m := e.do("GET", "/api/v1/escalations/esc_inv", "bob", nil).want(http.StatusOK).json(); m["subject"] != "invoice/INV-2026-0001" || m["task_id"] != nil {
+		t.Fatalf("get: %v", m)
+	}
+
+	e.do("POST", "/api/v1/escalations/esc_inv/acknowledge", "dave", nil).problem(http.StatusForbidden) // not a target
+	m := e.do("POST", "/api/v1/escalations/esc_inv/acknowledge", "bob", map[string]any{"comment": "Calling them."}).want(http.StatusOK).json()
+	if m["acknowledged_by"] != "bob" || m["ack_comment"] != "Calling them." || m["subject"] != "invoice/INV-2026-0001" || m["task_id"] != nil {
+		t.Fatalf("ack: %v", m)
+	}
+	e.do("POST", "/api/v1/escalations/esc_inv/acknowledge", "bob", nil).problem(http.StatusConflict)
+	if ev := e.auditEvents("ord_1"); !slices.Equal(ev, []string{"escalation_acknowledged"}) {
+		t.Fatalf("audit: %v", ev)
+	}
+	ids, _ := e.do("GET", "/api/v1/escalations?status=open", "bob", nil).want(http.StatusOK).items()
+	if !slices.Equal(ids, []string{"esc_tsk"}) {
+		t.Fatalf("still open: %v", ids)
+	}
 }

@@ -43,8 +43,8 @@ func FuzzRequestBody(f *testing.F) {
 	for _, q := range []string{
 		`INSERT INTO tasks (id, workflow_id, process, process_id, step, title, candidate_groups, status, actions, due_at, created_at)
 		 VALUES ('tsk_fuzz', 'complaint/cmp_fuzz', 'complaint', 'cmp_fuzz', 'evaluate', 'Fuzz', '{customer_service}', 'open', '{accept}', now(), now())`,
-		`INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level, reason, targets, raised_at)
-		 VALUES ('esc_fuzz', 'complaint/cmp_fuzz', 'complaint', 'cmp_fuzz', 'tsk_fuzz', 'evaluate', 1, 'overdue', '{dave}', now())`,
+		`INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at)
+		 VALUES ('esc_fuzz', 'complaint/cmp_fuzz', 'complaint', 'cmp_fuzz', 'task/tsk_fuzz', 'tsk_fuzz', 'evaluate', 1, 'overdue', '{dave}', now())`,
 		`INSERT INTO feedback_requests (token, complaint_id, workflow_id, round) VALUES ('tok_fuzz', 'cmp_fuzz', 'complaint/cmp_fuzz', 1)`,
 	} {
 		if _, err := e.st.Pool.Exec(ctx, q); err != nil {

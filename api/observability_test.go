@@ -70,8 +70,8 @@ func TestMetricsFamilies(t *testing.T) {
 	if _, err := e.st.Pool.Exec(ctx, `UPDATE tasks SET escalation_level = 1 WHERE id = 'tsk_m2'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.Pool.Exec(ctx, `INSERT INTO escalations (id, workflow_id, process, process_id, task_id, step, level,
-		reason, targets, raised_at) VALUES ('esc_m1', 'complaint/cmp_test', 'complaint', 'cmp_test', 'tsk_m2', 'evaluate', 1,
+	if _, err := e.st.Pool.Exec(ctx, `INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level,
+		reason, targets, raised_at) VALUES ('esc_m1', 'complaint/cmp_test', 'complaint', 'cmp_test', 'task/tsk_m2', 'tsk_m2', 'evaluate', 1,
 		'overdue', '{dave}', now())`); err != nil {
 		t.Fatal(err)
 	}

@@ -150,8 +150,8 @@ func TestCompleteTask(t *testing.T) {
 	e.insertTask(taskRow{id: "tsk_done", groups: cs, status: domain.TaskCompleted})
 	e.insertTask(taskRow{id: "tsk_self", groups: cs, exclude: []string{"carol"}})
 	e.insertTask(taskRow{id: "tsk_esc", assignee: "cathy", groups: cs})
-	if _, err := e.st.Pool.Exec(context.Background(), `INSERT INTO escalations (id, workflow_id, process, process_id, task_id,
-		step, level, reason, targets, raised_at) VALUES ('esc_1', 'complaint/cmp_test', 'complaint', 'cmp_test', 'tsk_esc',
+	if _, err := e.st.Pool.Exec(context.Background(), `INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id,
+		step, level, reason, targets, raised_at) VALUES ('esc_1', 'complaint/cmp_test', 'complaint', 'cmp_test', 'task/tsk_esc', 'tsk_esc',
 		'evaluate', 1, 'overdue', '{dave}', now())`); err != nil {
 		t.Fatal(err)
 	}

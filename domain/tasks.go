@@ -40,14 +40,16 @@ type FormField struct {
 	Actions []string `json:"actions,omitempty"`
 }
 
-// EscalationRung is one level of an escalation ladder, relative to a task's due time.
+// EscalationRung is one level of an escalation ladder, relative to a deadline's due time.
 type EscalationRung struct {
 	Level int           `json:"level"`
 	After time.Duration `json:"after"` // after the due time (level 1: 0)
-	// TargetRole: every user with this role is a target. TargetAssigneeManager: the
-	// assignee's manager (falls back to TargetRole when there is none).
-	TargetRole            Role `json:"target_role,omitempty"`
-	TargetAssigneeManager bool `json:"target_assignee_manager,omitempty"`
+	// TargetUser, when set, is the one target. Otherwise TargetAssigneeManager: the task
+	// assignee's manager (falls back to TargetRole when there is none, or no task), and
+	// TargetRole: every user with this role is a target.
+	TargetUser            string `json:"target_user,omitempty"`
+	TargetRole            Role   `json:"target_role,omitempty"`
+	TargetAssigneeManager bool   `json:"target_assignee_manager,omitempty"`
 }
 
 // CreateTaskInput is the input of the CreateTask activity. The task id is derived from
@@ -125,18 +127,35 @@ type ReminderInput struct {
 	At         time.Time `json:"at"`
 }
 
-// EscalationInput asks RaiseEscalation to record (unique per workflow, task, level) and
-// e-mail an escalation.
+// EscalationInput asks RaiseEscalation to record (unique per workflow, subject, level)
+// and e-mail an escalation. It is about a human task (TaskID set; Subject "" or the
+// task's) or about any other deadline of the process (Subject set, no TaskID).
 type EscalationInput struct {
-	WorkflowID string         `json:"workflow_id"`
-	Process    string         `json:"process"`
-	ProcessID  string         `json:"process_id"`
-	TaskID     string         `json:"task_id"`
-	Step       string         `json:"step"`
-	Rung       EscalationRung `json:"rung"`
-	Reason     string         `json:"reason"`
-	DueAt      time.Time      `json:"due_at"`
-	At         time.Time      `json:"at"`
+	WorkflowID string `json:"workflow_id"`
+	Process    string `json:"process"`
+	ProcessID  string `json:"process_id"`
+	// Subject names what is overdue, "<kind>/<id>" (e.g. "invoice/INV-2026-0001");
+	// "" with a TaskID: TaskSubject(TaskID).
+	Subject string `json:"subject,omitempty"`
+	// Title is how the e-mail names the subject when there is no task.
+	Title  string         `json:"title,omitempty"`
+	TaskID string         `json:"task_id"`
+	Step   string         `json:"step"`
+	Rung   EscalationRung `json:"rung"`
+	Reason string         `json:"reason"`
+	DueAt  time.Time      `json:"due_at"`
+	At     time.Time      `json:"at"`
+}
+
+// TaskSubject is the escalation subject of a human task.
+func TaskSubject(taskID string) string { return "task/" + taskID }
+
+// EscalationSubject is an escalation's subject: subject, or else the task's.
+func EscalationSubject(subject, taskID string) string {
+	if subject == "" && taskID != "" {
+		return TaskSubject(taskID)
+	}
+	return subject
 }
 
 // EscalationResult returns the escalation id and the resolved target usernames.

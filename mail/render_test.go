@@ -253,3 +253,31 @@ func TestTemplatesFoundInTheFileSystem(t *testing.T) {
 	assert.Contains(t, Templates, domain.TmplContractApproved)
 	assert.Contains(t, Templates, domain.TmplTaskAssigned)
 }
+
+// An escalation about a task says so; one about a deadline without a task (an invoice)
+// names its subject instead.
+func TestEscalationRendersTaskOrSubject(t *testing.T) {
+	task := maps.Clone(sampleData()[domain.TmplEscalation])
+	task["task_id"] = "tsk_1"
+	noTask := maps.Clone(sampleData()[domain.TmplEscalation])
+	noTask["task_id"], noTask["task_title"] = "", "Invoice INV-2026-0001"
+	for _, loc := range domain.Locales {
+		_, text, html, err := Render(domain.TmplEscalation, loc, task)
+		require.NoError(t, err)
+		_, text2, html2, err := Render(domain.TmplEscalation, loc, noTask)
+		require.NoError(t, err)
+		if loc == "en" {
+			assert.Contains(t, text, "A task has missed its deadline")
+			assert.Contains(t, text, "Task:    Respond to CMP-2024-0001")
+			assert.Contains(t, text2, "A deadline has passed")
+			assert.Contains(t, text2, "Subject: Invoice INV-2026-0001")
+			assert.NotContains(t, text2+html2, "A task")
+		} else {
+			assert.Contains(t, text, "以下任务已超过截止时间")
+			assert.Contains(t, text2, "事项：Invoice INV-2026-0001")
+			assert.NotContains(t, text2+html2, "任务")
+		}
+		assert.Contains(t, html, "Respond to CMP-2024-0001")
+		assert.Contains(t, html2, "Invoice INV-2026-0001")
+	}
+}

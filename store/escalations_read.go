@@ -17,7 +17,8 @@ type Escalation struct {
 	WorkflowID     string
 	Process        string
 	ProcessID      string
-	TaskID         string
+	Subject        string // what it is about: "task/<task id>", "invoice/<no>", ...
+	TaskID         string // "" when it is not about a human task
 	Step           string
 	Level          int
 	Reason         string
@@ -28,12 +29,12 @@ type Escalation struct {
 	AckComment     string
 }
 
-const escalationColumns = `e.id, e.workflow_id, e.process, e.process_id, e.task_id, e.step, e.level, e.reason, e.targets,
+const escalationColumns = `e.id, e.workflow_id, e.process, e.process_id, e.subject, COALESCE(e.task_id, ''), e.step, e.level, e.reason, e.targets,
 	e.raised_at, COALESCE(e.acknowledged_by, ''), e.acknowledged_at, COALESCE(e.ack_comment, '')`
 
 func scanEscalation(row pgx.Row) (Escalation, error) {
 	var e Escalation
-	err := row.Scan(&e.ID, &e.WorkflowID, &e.Process, &e.ProcessID, &e.TaskID, &e.Step, &e.Level, &e.Reason,
+	err := row.Scan(&e.ID, &e.WorkflowID, &e.Process, &e.ProcessID, &e.Subject, &e.TaskID, &e.Step, &e.Level, &e.Reason,
 		&e.Targets, &e.RaisedAt, &e.AcknowledgedBy, &e.AcknowledgedAt, &e.AckComment)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Escalation{}, ErrNotFound
@@ -121,6 +122,10 @@ func (s *Store) AcknowledgeEscalation(ctx context.Context, id, by, comment strin
 			return err
 		}
 		detail := map[string]any{"escalation_id": e.ID, "task_id": e.TaskID, "step": e.Step, "level": e.Level}
+		if e.TaskID == "" { // not about a task: name its subject instead
+			delete(detail, "task_id")
+			detail["subject"] = e.Subject
+		}
 		if comment != "" {
 			detail["comment"] = comment
 		}

@@ -78,11 +78,12 @@ type TaskOutcome struct {
 	EscalationLevel int
 }
 
-// Escalation is reported to TasksConfig.OnEscalation.
+// Escalation is reported to TasksConfig.OnEscalation and Deadline.OnEscalation.
 type Escalation struct {
-	TaskID       string
+	Subject      string // the deadline's (domain.TaskSubject for a task)
+	TaskID       string // "" for a deadline without a task
 	Step         string
-	Key          string
+	Key          string // the task's TaskSpec.Key
 	Level        int
 	EscalationID string
 	Targets      []string
@@ -131,8 +132,7 @@ type task struct {
 	doneSeq       int
 	closed        bool
 	level         int
-	stopSLA       workflow.CancelFunc
-	slaDone       bool
+	stopSLA       func(workflow.Context) error // StartDeadline's stop
 }
 
 // NewTasks registers the complete-task Update handler and returns the helper.
@@ -473,8 +473,7 @@ func (h *Tasks) createInput(t *task, now time.Time) domain.CreateTaskInput {
 
 // close stops t's SLA timers (waiting for an escalation in flight), then closes the row.
 func (h *Tasks) close(ctx workflow.Context, t *task, status string) error {
-	t.stopSLA()
-	if err := workflow.Await(ctx, func() bool { return t.slaDone }); err != nil {
+	if err := t.stopSLA(ctx); err != nil {
 		return err
 	}
 	in := domain.CloseTaskInput{
@@ -521,90 +520,42 @@ func (t *task) outcome(status string) TaskOutcome {
 	return o
 }
 
-// startSLA runs t's reminders and escalation ladder in a coroutine until stopSLA.
+// startSLA runs t's reminders and escalation ladder (StartDeadline) until stopSLA.
 func (h *Tasks) startSLA(ctx workflow.Context, t *task) {
 	if t.done != nil { // completed while it was being created: no timers to run
-		t.stopSLA, t.slaDone = func() {}, true
+		t.stopSLA = func(workflow.Context) error { return nil }
 		return
 	}
-	sctx, cancel := workflow.WithCancel(ctx)
-	t.stopSLA = cancel
-	workflow.Go(sctx, func(sctx workflow.Context) {
-		defer func() { t.slaDone = true }()
-		h.runSLA(sctx, t)
-	})
+	t.stopSLA = StartDeadline(ctx, h.deadline(t))
 }
 
-// runSLA sleeps until each reminder, then each escalation rung. Reminders already in the
-// past are skipped; rungs already past fire at once, in order. Activities run on a
-// disconnected context so that completing the task never interrupts one half-way.
-func (h *Tasks) runSLA(ctx workflow.Context, t *task) {
+// deadline is t's SLA as a Deadline: each reminder is a SendReminder to the task's
+// assignee (or candidate groups), each escalation is the task's, and completing the
+// task meets it.
+func (h *Tasks) deadline(t *task) Deadline {
 	s := t.spec
-	actx, _ := workflow.NewDisconnectedContext(ctx)
-	log := workflow.GetLogger(ctx)
-	window := s.DueAt.Sub(s.WindowStart)
-	start := utcNow(ctx)
-	for i, f := range s.Reminders {
-		at := s.WindowStart.Add(time.Duration(f * float64(window)).Round(time.Millisecond))
-		if now := utcNow(ctx); at.Before(now) && !h.sendLateReminder(ctx, start, at, now, s.DueAt) {
-			continue
-		}
-		if !sleepUntil(ctx, t, at) {
-			return
-		}
-		in := domain.ReminderInput{
-			TaskID: t.id, WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
-			N: i + 1, DueAt: s.DueAt, At: utcNow(ctx),
-		}
-		if err := execute(actx, domain.ActSendReminder, in, nil); err != nil {
-			log.Warn("send reminder", "task_id", t.id, "error", err)
-		}
+	return Deadline{
+		WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+		Subject: domain.TaskSubject(t.id), Title: s.Title, TaskID: t.id, Step: s.Step,
+		WindowStart: s.WindowStart, DueAt: s.DueAt,
+		Reminders: WindowFractions(s.Reminders), Ladder: s.Ladder,
+		Met: func() bool { return t.done != nil },
+		OnReminder: func(ctx workflow.Context, r DeadlineReminder) {
+			in := domain.ReminderInput{
+				TaskID: t.id, WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
+				N: r.N, DueAt: r.DueAt, At: utcNow(ctx),
+			}
+			if err := execute(ctx, domain.ActSendReminder, in, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("send reminder", "task_id", t.id, "error", err)
+			}
+		},
+		OnEscalation: func(ctx workflow.Context, e Escalation) {
+			t.level = max(t.level, e.Level)
+			h.level = max(h.level, e.Level)
+			if h.cfg.OnEscalation != nil {
+				e.Key = s.Key
+				h.cfg.OnEscalation(ctx, e)
+			}
+		},
 	}
-	for _, rung := range s.Ladder {
-		if !sleepUntil(ctx, t, s.DueAt.Add(rung.After)) {
-			return
-		}
-		now := utcNow(ctx)
-		in := domain.EscalationInput{
-			WorkflowID: h.cfg.WorkflowID, Process: h.cfg.Process, ProcessID: h.cfg.ProcessID,
-			TaskID: t.id, Step: s.Step, Rung: rung,
-			Reason: fmt.Sprintf("%q is overdue since %s", s.Title, s.DueAt.UTC().Format(time.RFC3339)),
-			DueAt:  s.DueAt, At: now,
-		}
-		var res domain.EscalationResult
-		if err := execute(actx, domain.ActRaiseEscalation, in, &res); err != nil {
-			log.Warn("raise escalation", "task_id", t.id, "level", rung.Level, "error", err)
-			continue
-		}
-		t.level = max(t.level, rung.Level)
-		h.level = max(h.level, rung.Level)
-		if h.cfg.OnEscalation != nil {
-			h.cfg.OnEscalation(actx, Escalation{
-				TaskID: t.id, Step: s.Step, Key: s.Key, Level: rung.Level,
-				EscalationID: res.EscalationID, Targets: res.Targets, At: now,
-			})
-		}
-	}
-}
-
-// sendLateReminder decides about a reminder whose time has passed. One already past when
-// the task was created is skipped. One that fell due while an earlier reminder was still
-// being retried (a database or mail outage) is sent late, if the task is not yet overdue
-// (then the escalation speaks instead). Runs from before this rule skipped it too.
-func (h *Tasks) sendLateReminder(ctx workflow.Context, start, at, now, due time.Time) bool {
-	if at.Before(start) || !now.Before(due) {
-		return false
-	}
-	return workflow.GetVersion(ctx, "send-late-reminders", workflow.DefaultVersion, 1) >= 1
-}
-
-// sleepUntil sleeps until at and reports whether the SLA should still act: neither
-// stopped nor the task completed meanwhile.
-func sleepUntil(ctx workflow.Context, t *task, at time.Time) bool {
-	if d := at.Sub(utcNow(ctx)); d > 0 {
-		if err := workflow.Sleep(ctx, d); err != nil {
-			return false
-		}
-	}
-	return ctx.Err() == nil && t.done == nil
 }
