@@ -13,6 +13,14 @@ import (
 	"github.com/serviceflow/serviceflow/store"
 )
 
+func init() {
+	processRoutes[domain.ProcessComplaint] = func(s *Server, v1 *gin.RouterGroup) {
+		v1.POST("/complaints", s.createComplaint)
+		v1.GET("/complaints", s.listComplaints)
+		v1.GET("/complaints/:id", s.getComplaint)
+	}
+}
+
 // complaintRequest is the body of POST /complaints.
 type complaintRequest struct {
 	CustomerID  string `json:"customer_id"`

@@ -15,6 +15,17 @@ import (
 	"github.com/serviceflow/serviceflow/store"
 )
 
+func init() {
+	processRoutes[domain.ProcessContract] = func(s *Server, v1 *gin.RouterGroup) {
+		v1.POST("/contracts", s.createContract)
+		v1.GET("/contracts", s.listContracts)
+		v1.GET("/contracts/:id", s.getContract)
+		v1.POST("/contracts/:id/revisions", s.reviseContract)
+		v1.POST("/contracts/:id/withdraw", s.withdrawContract)
+		v1.POST("/contracts/:id/amendments", s.amendContract)
+	}
+}
+
 type contractCreated struct {
 	ID       string   `json:"id"`
 	Class    string   `json:"class"`

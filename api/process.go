@@ -14,6 +14,11 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// processRoutes mounts each process's routes under /api/v1. A process's own file adds
+// its entry (in an init func), and routes mounts the routes of every process in
+// workflows.Registry, refusing to start when one has none.
+var processRoutes = map[string]func(s *Server, v1 *gin.RouterGroup){}
+
 // The functions every process's routes use to start and act on a workflow. Each gives
 // the request the workflow deadline (waitForWorkflow) itself, so that no route that
 // starts or updates a workflow can be left with the plain database deadline.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/workflows"
 )
 
 //go:embed openapi.yaml
@@ -141,16 +142,13 @@ func (s *Server) routes() {
 	v1.GET("/customers", s.listCustomers)
 	v1.GET("/customers/:id", s.getCustomer)
 
-	v1.POST("/complaints", s.createComplaint)
-	v1.GET("/complaints", s.listComplaints)
-	v1.GET("/complaints/:id", s.getComplaint)
-
-	v1.POST("/contracts", s.createContract)
-	v1.GET("/contracts", s.listContracts)
-	v1.GET("/contracts/:id", s.getContract)
-	v1.POST("/contracts/:id/revisions", s.reviseContract)
-	v1.POST("/contracts/:id/withdraw", s.withdrawContract)
-	v1.POST("/contracts/:id/amendments", s.amendContract)
+	for _, d := range workflows.Registry {
+		mount, ok := processRoutes[d.Name]
+		if !ok {
+			panic("api: process " + d.Name + " is in the registry but has no routes (processRoutes)")
+		}
+		mount(s, v1)
+	}
 
 	v1.GET("/tasks", s.listTasks)
 	v1.GET("/tasks/:id", s.getTask)
