@@ -536,7 +536,7 @@ func (c *contract) project(ctx workflow.Context, actor, event string, detail map
 			Actor: actor, Event: event, Detail: detail, At: utcNow(ctx),
 		}
 	}
-	return write(ctx, c.tasks.local, domain.ActProjectContract, p, nil)
+	return c.tasks.Write(ctx, domain.ActProjectContract, p, nil)
 }
 
 // state is the query result: a copy of the state with the open tasks.
