@@ -73,6 +73,21 @@ func (h *Tasks) Write(ctx workflow.Context, name string, in any, out any) error 
 	return write(ctx, h.local, name, in, out)
 }
 
+// QueueNotice queues a staff notice, one e-mail to each of in.Users and each member of
+// in.Groups (idempotency key in.KeyPrefix + "/" + username), in the outbox now and has
+// them delivered at the next waiting point. A notice that fails, to queue or to deliver,
+// is logged: it does not stop the process.
+func (h *Tasks) QueueNotice(ctx workflow.Context, in domain.NotifyInput) {
+	var res domain.QueueNoticeResult
+	if err := write(ctx, true, domain.ActQueueNotice, in, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("queue notice", "template", in.Template, "error", err)
+		return
+	}
+	for _, key := range res.Keys {
+		h.QueueMail(key, nil)
+	}
+}
+
 // SendCustomerMail e-mails the customer for the step key (in.IdempotencyKey is the
 // outbox key) and returns the audit detail about it. It queues the e-mail now and
 // delivers it at the next waiting point; runs from before versionLocalWrites send it at
