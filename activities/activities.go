@@ -128,6 +128,15 @@ func (a *Activities) link(path string) string {
 // skipped: an internal notice must not stop the process. Any other error is returned so
 // that the activity is retried (the keys make the retry send nothing twice).
 func (a *Activities) notifyUsers(ctx context.Context, usernames []string, keyPrefix string, base domain.SendEmailInput, data map[string]any) error {
+	_, err := a.mailUsers(ctx, a.Mail.Send, usernames, keyPrefix, base, data)
+	return err
+}
+
+// mailUsers hands template to send (the outbox's Send, or Queue) for each user, as
+// notifyUsers describes, and returns the users whose e-mail it handed over.
+func (a *Activities) mailUsers(ctx context.Context, send func(context.Context, domain.SendEmailInput) (domain.SendEmailResult, error),
+	usernames []string, keyPrefix string, base domain.SendEmailInput, data map[string]any) ([]string, error) {
+	var done []string
 	log := a.logger(ctx)
 	for _, username := range usernames {
 		u, err := store.LookupUser(ctx, a.Store.Pool, username)
@@ -136,7 +145,7 @@ func (a *Activities) notifyUsers(ctx context.Context, usernames []string, keyPre
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		in := base
 		in.IdempotencyKey = keyPrefix + username
@@ -144,14 +153,16 @@ func (a *Activities) notifyUsers(ctx context.Context, usernames []string, keyPre
 		in.Locale = orDefault(u.Locale, "en")
 		in.Data = maps.Clone(data)
 		in.Data["recipient_name"] = u.DisplayName
-		if _, err := a.Mail.Send(ctx, in); err != nil {
+		if _, err := send(ctx, in); err != nil {
 			if !isNonRetryable(err) {
-				return err
+				return nil, err
 			}
 			log.Error("e-mail refused", "key", in.IdempotencyKey, "template", in.Template, "err", err)
+			continue
 		}
+		done = append(done, username)
 	}
-	return nil
+	return done, nil
 }
 
 // isNonRetryable reports whether err is an application error marked non-retryable.

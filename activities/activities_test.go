@@ -28,6 +28,7 @@ type fakeMail struct {
 	err        func(domain.SendEmailInput) error
 	delivered  []string
 	deliverErr func(key string) error
+	queued     []string // the keys of the calls that came through Queue
 }
 
 func (m *fakeMail) Send(_ context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
@@ -42,9 +43,12 @@ func (m *fakeMail) Send(_ context.Context, in domain.SendEmailInput) (domain.Sen
 	return domain.SendEmailResult{EmailID: "eml_" + in.IdempotencyKey, Status: "sent"}, nil
 }
 
-// Queue records the call like Send; nothing is sent.
+// Queue records the call like Send, and its key in queued; nothing is sent.
 func (m *fakeMail) Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error) {
 	res, err := m.Send(ctx, in)
+	m.mu.Lock()
+	m.queued = append(m.queued, in.IdempotencyKey)
+	m.mu.Unlock()
 	res.Status = "queued"
 	return res, err
 }
@@ -135,6 +139,46 @@ func count(t *testing.T, s *store.Store, sql string, args ...any) int {
 
 func auditCount(t *testing.T, s *store.Store, event string) int {
 	return count(t, s, `SELECT count(*) FROM audit_events WHERE event = $1`, event)
+}
+
+// QueueNotice resolves users and groups to one outbox row each, keyed per username, in
+// the recipient's locale, and sends nothing; an unknown user or an address the outbox
+// refuses for good is skipped, any other error fails the attempt.
+func TestQueueNoticeQueuesOnePerRecipient(t *testing.T) {
+	a, m := setup(t)
+	ctx := context.Background()
+	in := domain.NotifyInput{
+		KeyPrefix: "contract/ctr_1/approved/1", Users: []string{"carol", "alice", "ghost"},
+		Groups: []string{"service_manager"}, Template: domain.TmplContractApproved,
+		Data:    map[string]any{"contract_id": "ctr_1"},
+		Process: "contract", ProcessID: "ctr_1", WorkflowID: "contract/ctr_1",
+	}
+	m.err = func(in domain.SendEmailInput) error {
+		if in.To.Email == "dora@example.com" {
+			return temporal.NewNonRetryableApplicationError("no valid address", "InvalidEmail", nil)
+		}
+		return nil
+	}
+	res, err := a.QueueNotice(ctx, in)
+	require.NoError(t, err)
+	p := in.KeyPrefix + "/"
+	assert.Equal(t, []string{p + "alice", p + "carol", p + "dave"}, res.Keys)
+	assert.Equal(t, []string{"alice", "carol", "dave"}, res.Recipients)
+	assert.Equal(t, []string{p + "alice", p + "carol", p + "dave", p + "dora"}, m.queued, "each recipient queued, none sent")
+	assert.Empty(t, m.delivered)
+	carol := m.sent()[1]
+	assert.Equal(t, "zh-CN", carol.Locale)
+	assert.Equal(t, "Carol", carol.Data["recipient_name"])
+	assert.Equal(t, "ctr_1", carol.Data["contract_id"])
+	assert.Equal(t, domain.TmplContractApproved, carol.Template)
+	assert.Equal(t, "contract/ctr_1", carol.WorkflowID)
+
+	m.err = func(domain.SendEmailInput) error { return errors.New("database down") }
+	_, err = a.QueueNotice(ctx, in)
+	require.Error(t, err, "a retryable error fails the attempt")
+
+	_, err = a.QueueNotice(ctx, domain.NotifyInput{Template: domain.TmplContractApproved, Users: []string{"carol"}})
+	require.True(t, temporal.IsApplicationError(err), "no key prefix: %v", err)
 }
 
 func TestCreateTaskTwiceStoresOnce(t *testing.T) {

@@ -51,11 +51,50 @@ func (a *Activities) AssignLedgerNo(ctx context.Context, in domain.LedgerNoInput
 }
 
 // Notify e-mails a templated notice to each of in.Users and every member of in.Groups,
-// once per recipient.
+// once per recipient. Contract runs from before versionOutboxMail call it; the others
+// queue their notices (QueueNotice).
 func (a *Activities) Notify(ctx context.Context, in domain.NotifyInput) (domain.NotifyResult, error) {
-	members, err := store.UsernamesInGroups(ctx, a.Store.Pool, in.Groups)
+	to, base, data, err := a.noticeRecipients(ctx, in)
 	if err != nil {
 		return domain.NotifyResult{}, err
+	}
+	if err := a.notifyUsers(ctx, to, in.KeyPrefix+"/", base, data); err != nil {
+		return domain.NotifyResult{}, err
+	}
+	return domain.NotifyResult{Recipients: to}, nil
+}
+
+// QueueNotice writes a templated notice to each of in.Users and every member of
+// in.Groups to the outbox, once per recipient (key in.KeyPrefix + "/" + username),
+// without sending it: a short local activity in the step that causes the notice, whose
+// keys the workflow hands to DeliverEmails at its next waiting point. An unknown user, or
+// one without an address, is logged and skipped.
+func (a *Activities) QueueNotice(ctx context.Context, in domain.NotifyInput) (domain.QueueNoticeResult, error) {
+	if in.KeyPrefix == "" || in.Template == "" {
+		return domain.QueueNoticeResult{}, invalidInput("notice needs a key prefix and a template")
+	}
+	to, base, data, err := a.noticeRecipients(ctx, in)
+	if err != nil {
+		return domain.QueueNoticeResult{}, err
+	}
+	queued, err := a.mailUsers(ctx, a.Mail.Queue, to, in.KeyPrefix+"/", base, data)
+	if err != nil {
+		return domain.QueueNoticeResult{}, err
+	}
+	res := domain.QueueNoticeResult{Keys: []string{}, Recipients: []string{}}
+	for _, u := range queued {
+		res.Keys = append(res.Keys, in.KeyPrefix+"/"+u)
+		res.Recipients = append(res.Recipients, u)
+	}
+	return res, nil
+}
+
+// noticeRecipients resolves a notice's users and groups to usernames (sorted, each once)
+// and returns the e-mail envelope and data every recipient's e-mail shares.
+func (a *Activities) noticeRecipients(ctx context.Context, in domain.NotifyInput) ([]string, domain.SendEmailInput, map[string]any, error) {
+	members, err := store.UsernamesInGroups(ctx, a.Store.Pool, in.Groups)
+	if err != nil {
+		return nil, domain.SendEmailInput{}, nil, err
 	}
 	to := append(slices.Clone(in.Users), members...)
 	slices.Sort(to)
@@ -67,8 +106,5 @@ func (a *Activities) Notify(ctx context.Context, in domain.NotifyInput) (domain.
 	if data == nil {
 		data = map[string]any{}
 	}
-	if err := a.notifyUsers(ctx, to, in.KeyPrefix+"/", base, data); err != nil {
-		return domain.NotifyResult{}, err
-	}
-	return domain.NotifyResult{Recipients: to}, nil
+	return to, base, data, nil
 }

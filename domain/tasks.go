@@ -243,7 +243,18 @@ const (
 	ActDeliverEmails    = "DeliverEmails"
 	ActProjectComplaint = "ProjectComplaint"
 	ActRequestFeedback  = "RequestFeedback"
+	// ActQueueNotice queues a staff notice in the outbox, one e-mail to each of the users
+	// and each member of the groups, without sending it (a local activity; DeliverEmails
+	// sends it). Input: NotifyInput; result: QueueNoticeResult.
+	ActQueueNotice = "QueueNotice"
 )
+
+// QueueNoticeResult lists the outbox keys QueueNotice queued (one per recipient, in the
+// order of Recipients) and the usernames they go to.
+type QueueNoticeResult struct {
+	Keys       []string `json:"keys"`
+	Recipients []string `json:"recipients"`
+}
 
 // Process names.
 const (

@@ -44,10 +44,6 @@ var (
 	}
 )
 
-// versionContactCustomer marks the change that opens a contact_customer task when an
-// e-mail to the customer fails for good (histories from before it have none).
-const versionContactCustomer = "contact-customer-on-mail-failure"
-
 // complaint is the state of one complaint workflow run.
 type complaint struct {
 	in    domain.ComplaintInput
@@ -62,9 +58,6 @@ type complaint struct {
 	rejectedProposal domain.Resolution
 	awaitingFeedback bool
 	feedback         *domain.Feedback
-
-	contacts int  // contact_customer tasks not yet finished
-	ending   bool // the main flow is done: the workflow ends once contacts is 0
 }
 
 // ComplaintWorkflow runs one complaint through receive → evaluate → respond → resolve
@@ -80,6 +73,7 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 	tasks, err := NewTasks(ctx, TasksConfig{
 		WorkflowID: c.wfID, Process: domain.ProcessComplaint, ProcessID: in.ID,
 		StatusFn: func() string { return c.st.Status }, OnEscalation: c.onEscalation,
+		ContactCustomer: c.contactSpec,
 	})
 	if err != nil {
 		return c.state(), err
@@ -98,11 +92,9 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 	if err := c.run(ctx); err != nil {
 		return c.state(), err
 	}
-	c.ending = true
-	if err := c.tasks.Await(ctx, func() bool { return c.contacts == 0 && c.tasks.Delivered() }); err != nil {
-		return c.state(), err
-	}
-	return c.state(), c.tasks.Finish(ctx)
+	// Finish waits for the contact_customer tasks and the e-mails still in flight.
+	err = c.tasks.Finish(ctx)
+	return c.state(), err
 }
 
 // run is the process, one method per phase.
@@ -435,7 +427,7 @@ func (c *complaint) project(ctx workflow.Context, actor, event string, detail ma
 	p.ComplaintID = c.in.ID
 	p.Status = c.st.Status
 	if event == "" { // a projection only; the activity that caused it wrote the audit event
-		return write(ctx, c.tasks.local, domain.ActProjectComplaint, p, nil)
+		return c.tasks.Write(ctx, domain.ActProjectComplaint, p, nil)
 	}
 	c.audit++
 	p.Audit = domain.AuditInput{
@@ -443,88 +435,42 @@ func (c *complaint) project(ctx workflow.Context, actor, event string, detail ma
 		Process: domain.ProcessComplaint, ProcessID: c.in.ID,
 		Actor: actor, Event: event, Detail: detail, At: utcNow(ctx),
 	}
-	return write(ctx, c.tasks.local, domain.ActProjectComplaint, p, nil)
+	return c.tasks.Write(ctx, domain.ActProjectComplaint, p, nil)
 }
 
-// email sends a templated e-mail to the customer and returns audit detail about it. A
-// permanent failure is recorded in the outbox by the activity and reported in the
-// detail; it does not stop the process, but asks a handler to reach the customer
-// another way.
+// email sends a templated e-mail to the customer and returns audit detail about it. It
+// goes out in the background (Tasks.SendCustomerMail); a permanent failure is recorded
+// in the outbox and reported in the detail. It does not stop the process, but asks a
+// handler to reach the customer another way (contactSpec).
 func (c *complaint) email(ctx workflow.Context, key, template string, data map[string]any) map[string]any {
 	data["complaint_id"] = c.in.ID
 	data["customer_name"] = c.in.CustomerName
 	data["subject"] = c.in.Subject
-	in := domain.SendEmailInput{
+	return c.tasks.SendCustomerMail(ctx, key, domain.SendEmailInput{
 		IdempotencyKey: c.wfID + "/" + key, To: c.customer(), Locale: c.in.Locale,
 		Template: template, Data: data,
 		Process: domain.ProcessComplaint, ProcessID: c.in.ID, WorkflowID: c.wfID,
-	}
-	if c.tasks.local {
-		var res domain.SendEmailResult
-		err := write(ctx, true, domain.ActQueueEmail, in, &res)
-		detail := map[string]any{}
-		c.deliver(ctx, detail, key, template, in.IdempotencyKey, res, err)
-		return detail
-	}
-	var res domain.SendEmailResult
-	err := execute(ctx, domain.ActSendEmail, in, &res)
-	detail := map[string]any{"template": template, "email_id": res.EmailID, "email_status": res.Status}
-	reason := res.Error
-	if err != nil {
-		workflow.GetLogger(ctx).Warn("send e-mail", "template", template, "error", err)
-		reason = err.Error()
-		detail["email_status"], detail["error"] = emailFailed, reason
-	}
-	if detail["email_status"] == emailFailed && ctx.Err() == nil {
-		c.contactCustomer(ctx, key, template, reason)
-	}
-	return detail
+	})
 }
 
-// deliver has an e-mail queued in the outbox (versionLocalWrites) delivered in the
-// background from the next waiting point on: the step that caused it goes on without
-// waiting for the mail provider. queued and err are what queuing it returned, and it
-// adds their audit detail to detail. An e-mail that fails for good, when queued or when
-// delivered, asks a handler to reach the customer another way. The workflow ends only
-// after every delivery.
+// deliver has an e-mail to the customer that an activity queued in the outbox delivered
+// in the background (Tasks.QueuedCustomerMail), adding its audit detail to detail.
 func (c *complaint) deliver(ctx workflow.Context, detail map[string]any, key, template, emailKey string, queued domain.SendEmailResult, err error) {
-	detail["template"], detail["email_id"], detail["email_status"] = template, queued.EmailID, queued.Status
-	failed := func(ctx workflow.Context, reason string) {
-		if ctx.Err() == nil {
-			c.contactCustomer(ctx, key, template, reason)
-		}
-	}
-	switch {
-	case err != nil:
-		workflow.GetLogger(ctx).Warn("queue e-mail", "template", template, "error", err)
-		detail["email_status"], detail["error"] = emailFailed, err.Error()
-		failed(ctx, err.Error())
-	case queued.Status == emailFailed: // the template did not render
-		detail["error"] = queued.Error
-		failed(ctx, queued.Error)
-	default:
-		c.tasks.QueueMail(emailKey, failed)
-	}
+	c.tasks.QueuedCustomerMail(ctx, detail, key, template, emailKey, queued, err)
 }
 
-// emailFailed is the SendEmail result status of an e-mail that will never be sent.
-const emailFailed = "failed"
-
-// contactCustomer opens a contact_customer task beside the main flow, which goes on: the
-// owner (or, before evaluation, customer service) reaches the customer another way and
-// notes how. The workflow waits for the task before it ends.
-func (c *complaint) contactCustomer(ctx workflow.Context, key, template, reason string) {
-	if workflow.GetVersion(ctx, versionContactCustomer, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
-	}
+// contactSpec is the complaint's contact_customer task for an e-mail to the customer that
+// failed for good (TasksConfig.ContactCustomer): the owner (or, before evaluation,
+// customer service) reaches the customer another way and notes how.
+func (c *complaint) contactSpec(ctx workflow.Context, f MailFailure) TaskSpec {
 	now := utcNow(ctx)
 	taskCtx := c.taskContext()
-	taskCtx["failed_template"] = template
-	taskCtx["failure_reason"] = reason
+	taskCtx["failed_template"] = f.Template
+	taskCtx["failure_reason"] = f.Reason
 	taskCtx["customer_email"] = c.in.CustomerEmail
 	taskCtx["owner_rep"] = c.in.OwnerRep
 	spec := c.spec(TaskSpec{
-		Step: domain.StepContactCustomer, Round: c.st.Round, Key: key,
+		Step: domain.StepContactCustomer, Round: c.st.Round, Key: f.Key,
 		Title:   "Reach the customer another way: " + c.in.Subject,
 		Actions: []string{ActionDone}, Form: contactForm, Context: taskCtx, Validate: validateNote,
 		WindowStart: now, DueAt: now.Add(c.in.Policy.ResponseWindow(c.st.Severity, c.in.CustomerTier)),
@@ -534,17 +480,7 @@ func (c *complaint) contactCustomer(ctx workflow.Context, key, template, reason 
 	} else {
 		spec.CandidateGroups = []string{string(domain.RoleCustomerService)}
 	}
-	c.contacts++
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { c.contacts-- }()
-		if _, err := c.tasks.Run(ctx, spec); err != nil {
-			workflow.GetLogger(ctx).Warn("contact customer task", "template", template, "error", err)
-			return
-		}
-		// Wait here until the main flow is done: this is a waiting point, so the
-		// complete-task Update of this task returns while the main flow is blocked.
-		_ = c.tasks.Await(ctx, func() bool { return c.ending })
-	})
+	return spec
 }
 
 // taskContext is what every complaint task shows its actor; steps add their own keys.

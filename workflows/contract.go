@@ -38,6 +38,12 @@ var stepLabels = map[string]string{
 	domain.StepGMApproval:            "Approve contract",
 }
 
+// versionOutboxMail marks the change that queues the contract's notices in the outbox
+// as the step happens and delivers them in the background at the next waiting point
+// (QueueNotice), instead of sending them with the Notify activity in the main flow.
+// Runs started before it keep calling Notify.
+const versionOutboxMail = "outbox-mail"
+
 // contract is the state of one contract workflow run.
 type contract struct {
 	in    domain.ContractInput
@@ -45,6 +51,8 @@ type contract struct {
 	tasks *Tasks
 	st    domain.ContractState
 	audit int // sequence of audit events, part of their keys; carried over continue-as-new
+
+	outboxMail bool // this run started at versionOutboxMail or later
 
 	rounds    int          // review rounds run in this workflow run
 	rejection *TaskOutcome // the first rejection of the round under review
@@ -79,6 +87,7 @@ func ContractWorkflow(ctx workflow.Context, in domain.ContractInput) (domain.Con
 		return c.state(), err
 	}
 	c.tasks = tasks
+	c.outboxMail = workflow.GetVersion(ctx, versionOutboxMail, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, domain.QueryStatus, func() (domain.ContractState, error) {
 		return c.state(), nil
 	}); err != nil {
@@ -506,13 +515,20 @@ func (c *contract) mailData(v domain.ContractVersion) map[string]any {
 	}
 }
 
-// notify e-mails users and groups through the Notify activity. A failure is logged; it
+// notify e-mails a notice to users and the members of groups: queued in the outbox now,
+// delivered in the background at the next waiting point (Tasks.QueueNotice); runs from
+// before versionOutboxMail send it through the Notify activity. A failure is logged; it
 // does not stop the process (the outbox records it).
 func (c *contract) notify(ctx workflow.Context, key, template string, data map[string]any, users, groups []string) {
-	err := execute(ctx, domain.ActNotify, domain.NotifyInput{
+	in := domain.NotifyInput{
 		KeyPrefix: c.wfID + "/" + key, Users: users, Groups: groups, Template: template, Data: data,
 		Process: domain.ProcessContract, ProcessID: c.in.ID, WorkflowID: c.wfID,
-	}, nil)
+	}
+	if c.outboxMail {
+		c.tasks.QueueNotice(ctx, in)
+		return
+	}
+	err := execute(ctx, domain.ActNotify, in, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("notify", "template", template, "error", err)
 	}
@@ -536,7 +552,7 @@ func (c *contract) project(ctx workflow.Context, actor, event string, detail map
 			Actor: actor, Event: event, Detail: detail, At: utcNow(ctx),
 		}
 	}
-	return write(ctx, c.tasks.local, domain.ActProjectContract, p, nil)
+	return c.tasks.Write(ctx, domain.ActProjectContract, p, nil)
 }
 
 // state is the query result: a copy of the state with the open tasks.

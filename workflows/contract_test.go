@@ -215,10 +215,11 @@ func (h *contractHarness) closes() []string {
 	return out
 }
 
-// notices lists the Notify inputs.
+// notices lists the notices queued (QueueNotice; runs from before versionOutboxMail
+// call Notify, which these tests do not run).
 func (h *contractHarness) notices() []domain.NotifyInput {
 	var out []domain.NotifyInput
-	for _, c := range h.f.of(domain.ActNotify) {
+	for _, c := range h.f.of(domain.ActQueueNotice) {
 		out = append(out, c.In.(domain.NotifyInput))
 	}
 	return out

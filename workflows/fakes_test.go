@@ -50,6 +50,8 @@ type fakes struct {
 	queued map[string]string
 	// failFeedback, when set, can fail a RequestFeedback attempt (it is then retried).
 	failFeedback func(attempt int) error
+	// failDeliver, when set, can fail a DeliverEmails attempt (it is then retried).
+	failDeliver func(in domain.DeliverEmailsInput, attempt int) error
 }
 
 func (f *fakes) record(name string, in any) {
@@ -141,7 +143,12 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.mu.Unlock()
 		return domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "queued"}, nil
 	})
-	reg(domain.ActDeliverEmails, func(_ context.Context, in domain.DeliverEmailsInput) (domain.DeliverEmailsResult, error) {
+	reg(domain.ActDeliverEmails, func(ctx context.Context, in domain.DeliverEmailsInput) (domain.DeliverEmailsResult, error) {
+		if f.failDeliver != nil {
+			if err := f.failDeliver(in, int(activity.GetInfo(ctx).Attempt)); err != nil {
+				return domain.DeliverEmailsResult{}, err
+			}
+		}
 		f.record(domain.ActDeliverEmails, in)
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -174,6 +181,20 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	reg(domain.ActNotify, func(_ context.Context, in domain.NotifyInput) (domain.NotifyResult, error) {
 		f.record(domain.ActNotify, in)
 		return domain.NotifyResult{Recipients: append(append([]string{}, in.Users...), in.Groups...)}, nil
+	})
+	// QueueNotice queues one e-mail per user and per group (a group stands for its
+	// members here).
+	reg(domain.ActQueueNotice, func(_ context.Context, in domain.NotifyInput) (domain.QueueNoticeResult, error) {
+		f.record(domain.ActQueueNotice, in)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		res := domain.QueueNoticeResult{Keys: []string{}, Recipients: []string{}}
+		for _, to := range append(append([]string{}, in.Users...), in.Groups...) {
+			key := in.KeyPrefix + "/" + to
+			f.queued[key] = in.Template
+			res.Keys, res.Recipients = append(res.Keys, key), append(res.Recipients, to)
+		}
+		return res, nil
 	})
 	reg(domain.ActRequestFeedback, func(ctx context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
 		if f.failFeedback != nil {

@@ -28,6 +28,11 @@ type TasksConfig struct {
 	// is closed (completed or cancelled), before they wait again or return; so a
 	// complete-task Update answers only after it has run. An error stops RunAll.
 	OnClosed func(ctx workflow.Context, o TaskOutcome) error
+	// ContactCustomer, when set, is the process's "reach the customer another way" task:
+	// when one of its e-mails to the customer fails for good (SendCustomerMail,
+	// QueuedCustomerMail), it returns the spec of a task that opens beside the main flow,
+	// and Finish waits for it. Without it such a failure is only logged.
+	ContactCustomer func(ctx workflow.Context, f MailFailure) TaskSpec
 }
 
 // ErrInterrupted is returned by Run and RunAll once Interrupt has been called.
@@ -107,17 +112,9 @@ type Tasks struct {
 	interrupted bool
 	// local: this run started at versionLocalWrites or later. Task rows and projections
 	// are local activities, and e-mails are queued in the outbox as they arise and
-	// delivered in the background, one DeliverEmails per waiting point.
-	local      bool
-	mail       []queuedMail // queued, not yet handed to DeliverEmails
-	notices    []string     // tasks whose notices are not yet handed to DeliverEmails
-	delivering int          // DeliverEmails activities in flight
-}
-
-// queuedMail is an e-mail in the outbox that the workflow still has to deliver.
-type queuedMail struct {
-	key      string
-	onFailed func(ctx workflow.Context, reason string) // nil: the failure is only logged
+	// delivered in the background, one DeliverEmails per waiting point (mail.go).
+	local bool
+	mail  mailbox
 }
 
 // task is the workflow-side state of one open task.
@@ -232,7 +229,7 @@ func (h *Tasks) RunAll(ctx workflow.Context, specs []TaskSpec, stop func(TaskOut
 		t.created, t.assignee, t.delegatedFrom = true, res.Assignee, res.DelegatedFrom
 		h.startSLA(ctx, t)
 		if h.local {
-			h.notices = append(h.notices, t.id)
+			h.mail.notices = append(h.mail.notices, t.id)
 		}
 	}
 
@@ -318,56 +315,6 @@ func (h *Tasks) AwaitWithTimeout(ctx workflow.Context, timeout time.Duration, co
 	return workflow.AwaitWithTimeout(ctx, timeout, cond)
 }
 
-// QueueMail takes an e-mail queued in the outbox (by a local activity) for delivery at
-// the next waiting point. onFailed, if not nil, runs when the e-mail fails for good.
-func (h *Tasks) QueueMail(key string, onFailed func(ctx workflow.Context, reason string)) {
-	h.mail = append(h.mail, queuedMail{key: key, onFailed: onFailed})
-}
-
-// Delivered reports whether every queued e-mail and task notice has been delivered (or
-// has failed).
-func (h *Tasks) Delivered() bool { return len(h.mail) == 0 && len(h.notices) == 0 && h.delivering == 0 }
-
-// deliver sends the queued e-mails and the notices of the tasks opened since the last
-// waiting point with one DeliverEmails activity in the background, so that neither the
-// workflow nor a complete-task Update waits for the mail provider.
-func (h *Tasks) deliver(ctx workflow.Context) {
-	if len(h.mail) == 0 && len(h.notices) == 0 {
-		return
-	}
-	batch, in := h.mail, domain.DeliverEmailsInput{NotifyTasks: h.notices}
-	h.mail, h.notices = nil, nil
-	for _, m := range batch {
-		in.Keys = append(in.Keys, m.key)
-	}
-	h.delivering++
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { h.delivering-- }()
-		var res domain.DeliverEmailsResult
-		err := execute(ctx, domain.ActDeliverEmails, in, &res)
-		if err != nil {
-			if temporal.IsCanceledError(err) {
-				return
-			}
-			workflow.GetLogger(ctx).Warn("deliver e-mails", "keys", in.Keys, "tasks", in.NotifyTasks, "error", err)
-		}
-		for i, m := range batch {
-			var reason string
-			switch {
-			case err != nil:
-				reason = err.Error()
-			case i < len(res.Emails) && res.Emails[i].Status == emailFailed:
-				reason = res.Emails[i].Error
-			default:
-				continue
-			}
-			if m.onFailed != nil && ctx.Err() == nil {
-				m.onFailed(ctx, reason)
-			}
-		}
-	})
-}
-
 // Settled blocks an Update handler of the workflow's own until the workflow has reached
 // its next waiting point (or its end), for read-your-writes.
 func (h *Tasks) Settled(ctx workflow.Context) error {
@@ -375,9 +322,15 @@ func (h *Tasks) Settled(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return h.idle > seen })
 }
 
-// Finish marks the end of the workflow as a waiting point and waits until every Update
-// handler has returned and every queued e-mail has been delivered. Call it last.
+// Finish lets the contact-customer tasks end and waits for them and for every queued
+// e-mail (a waiting point); then it marks the end of the workflow as a waiting point and
+// waits until every Update handler has returned and every e-mail has been delivered.
+// Call it last.
 func (h *Tasks) Finish(ctx workflow.Context) error {
+	h.mail.ending = true
+	if err := h.Await(ctx, func() bool { return h.mail.contacts == 0 && h.Delivered() }); err != nil {
+		return err
+	}
 	h.deliver(ctx)
 	h.idle++
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && h.Delivered() })

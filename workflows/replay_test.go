@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories under testdata/histories")
 	}
+	sides := map[string]bool{} // "<workflow> <change id>=<marker present>..." seen
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			fh, err := os.Open(f)
@@ -60,11 +62,36 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			// Both sides of versionLocalWrites stay covered: recordings from before it
 			// carry its name in the file name, the others its version marker.
+			process := name
 			before := strings.Contains(f, ".before-local-writes.")
-			if has := hasVersionMarker(t, hist, versionLocalWrites); has == before {
+			has := hasVersionMarker(t, hist, versionLocalWrites)
+			if has == before {
 				t.Fatalf("%s: version marker %q present = %v", f, versionLocalWrites, has)
 			}
+			side := fmt.Sprintf("%s %s=%v", process, versionLocalWrites, has)
+			// Likewise both sides of the contract's versionOutboxMail: recordings from
+			// before it (or from before versionLocalWrites) call Notify, the others
+			// queue their notices and carry its marker.
+			if strings.HasPrefix(filepath.Base(f), "contract") {
+				before := before || strings.Contains(f, ".before-outbox-mail.")
+				has := hasVersionMarker(t, hist, versionOutboxMail)
+				if has == before {
+					t.Fatalf("%s: version marker %q present = %v", f, versionOutboxMail, has)
+				}
+				side += fmt.Sprintf(" %s=%v", versionOutboxMail, has)
+			}
+			sides[side] = true
 		})
+	}
+	// Each side of each version has a recording.
+	for _, side := range []string{
+		"complaint local-writes=false", "complaint local-writes=true",
+		"contract local-writes=false outbox-mail=false", "contract local-writes=true outbox-mail=false",
+		"contract local-writes=true outbox-mail=true",
+	} {
+		if !sides[side] {
+			t.Errorf("no recorded history of %s", side)
+		}
 	}
 }
 

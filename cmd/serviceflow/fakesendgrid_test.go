@@ -24,6 +24,28 @@ type fakeSendGrid struct {
 	apiKey string
 	mu     sync.Mutex
 	mails  []sentMail
+	held   *holdRule // nil: every valid request is answered at once
+}
+
+// holdRule keeps the requests it matches waiting, unanswered, until release is closed.
+type holdRule struct {
+	match   func(sentMail) bool
+	arrived chan sentMail
+	release chan struct{}
+}
+
+// hold makes the fake keep every valid request matching match waiting, unanswered and
+// not yet accepted, until release is called (at the latest when the test ends); arrived
+// receives each such request as it comes in. Released requests are accepted as usual.
+func (f *fakeSendGrid) hold(match func(sentMail) bool) (arrived <-chan sentMail, release func()) {
+	h := &holdRule{match: match, arrived: make(chan sentMail, 16), release: make(chan struct{})}
+	f.mu.Lock()
+	f.held = h
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.release) }) }
+	f.t.Cleanup(release)
+	return h.arrived, release
 }
 
 func newFakeSendGrid(t *testing.T, apiKey string) *fakeSendGrid {
@@ -94,6 +116,21 @@ func (f *fakeSendGrid) handle(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("fake sendgrid: invalid payload (%s): %+v", strings.Join(problems, "; "), p)
 		w.WriteHeader(http.StatusBadRequest)
 		return
+	}
+	f.mu.Lock()
+	h := f.held
+	f.mu.Unlock()
+	if h != nil && h.match(m) {
+		select {
+		case h.arrived <- m:
+		default:
+			f.t.Errorf("fake sendgrid: more held requests than the test reads: %s", m.Key)
+		}
+		select {
+		case <-h.release:
+		case <-r.Context().Done(): // the sender gave up: nothing was accepted
+			return
+		}
 	}
 	f.mu.Lock()
 	f.mails = append(f.mails, m)
