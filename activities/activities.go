@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -30,6 +31,9 @@ type Emailer interface {
 type Config struct {
 	// PublicURL is the base of every link in an e-mail, e.g. http://127.0.0.1:8080.
 	PublicURL string
+	// LinkSecret is the key customer-link tokens are derived from (see links.go); the
+	// same on every worker.
+	LinkSecret []byte
 }
 
 // Activities implements every activity. Its methods are registered under the domain.Act*
@@ -39,6 +43,9 @@ type Activities struct {
 	Mail   Emailer
 	Config Config
 	Log    *slog.Logger
+
+	secretOnce sync.Once
+	secret     []byte // Config.LinkSecret, or one for this process (linkSecret)
 }
 
 // NamedActivity pairs an activity function with the name workflows call it by.
@@ -60,6 +67,10 @@ func (a *Activities) Named() []NamedActivity {
 		{domain.ActDeliverEmails, a.DeliverEmails},
 		{domain.ActProjectComplaint, a.ProjectComplaint},
 		{domain.ActRequestFeedback, a.RequestFeedback},
+		{domain.ActCreateCustomerLink, a.CreateCustomerLink},
+		{domain.ActSendLinkReminder, a.SendLinkReminder},
+		{domain.ActRecordLinkAnswer, a.RecordLinkAnswer},
+		{domain.ActExpireCustomerLink, a.ExpireCustomerLink},
 	}
 }
 

@@ -23,6 +23,7 @@ const retryAfterSeconds = "5"
 var workflowRoutes = map[string]bool{
 	"POST /api/v1/complaints":         true,
 	"POST /api/v1/tasks/:id/complete": true,
+	"POST /c/:token":                  true,
 	"POST /c/feedback/:token":         true,
 }
 

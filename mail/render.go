@@ -21,7 +21,7 @@ var templateFS embed.FS
 // Templates lists every template name Render knows.
 var Templates = []string{
 	domain.TmplComplaintAck, domain.TmplComplaintResponse, domain.TmplComplaintResolution,
-	domain.TmplFeedbackRequest, domain.TmplTaskAssigned, domain.TmplTaskReminder,
+	domain.TmplFeedbackRequest, domain.TmplFeedbackReminder, domain.TmplTaskAssigned, domain.TmplTaskReminder,
 	domain.TmplEscalation,
 	domain.TmplContractChangesRequested, domain.TmplContractApproved, domain.TmplContractDepartmentNotice,
 	domain.TmplContractAmendmentRejected,
