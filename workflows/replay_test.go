@@ -26,6 +26,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories under testdata/histories")
 	}
+	withLinks := 0 // complaint recordings that ask for feedback through a customer link
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			fh, err := os.Open(f)
@@ -72,7 +73,21 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if has := hasVersionMarker(t, hist, versionLocalWrites); has == before {
 				t.Fatalf("%s: version marker %q present = %v", f, versionLocalWrites, has)
 			}
+			// And both sides of versionCustomerLinks: the recordings from before it
+			// (named so, or from before local-writes) have no marker; of the others,
+			// those that reach the feedback step have it (checked below).
+			has := hasVersionMarker(t, hist, versionCustomerLinks)
+			beforeLinks := before || strings.Contains(f, ".before-customer-links.")
+			if has && beforeLinks {
+				t.Fatalf("%s: version marker %q present in a recording from before it", f, versionCustomerLinks)
+			}
+			if has {
+				withLinks++
+			}
 		})
+	}
+	if withLinks == 0 {
+		t.Fatalf("no recorded history has the version marker %q: record them (make record-histories)", versionCustomerLinks)
 	}
 }
 
