@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -30,6 +31,9 @@ type Emailer interface {
 type Config struct {
 	// PublicURL is the base of every link in an e-mail, e.g. http://127.0.0.1:8080.
 	PublicURL string
+	// LinkSecret is the key customer-link tokens are derived from (see links.go); the
+	// same on every worker.
+	LinkSecret []byte
 }
 
 // Activities implements every activity. Each exported method is an activity, registered
@@ -41,6 +45,9 @@ type Activities struct {
 	Mail   Emailer
 	Config Config
 	Log    *slog.Logger
+
+	secretOnce sync.Once
+	secret     []byte // Config.LinkSecret, or one for this process (linkSecret)
 }
 
 // RecordAudit writes one audit event, once per key.

@@ -21,6 +21,8 @@ import (
 
 const publicURL = "http://sf.test"
 
+const linkSecret = "a test secret of at least 32 characters"
+
 // fakeMail records every Send; err, when set, decides the error of each call.
 type fakeMail struct {
 	mu         sync.Mutex
@@ -115,7 +117,7 @@ func setup(t *testing.T) (*activities.Activities, *fakeMail) {
 	_, err := s.Pool.Exec(context.Background(), seedSQL)
 	require.NoError(t, err)
 	m := &fakeMail{}
-	return &activities.Activities{Store: s, Mail: m, Config: activities.Config{PublicURL: publicURL + "/"}}, m
+	return &activities.Activities{Store: s, Mail: m, Config: activities.Config{PublicURL: publicURL + "/", LinkSecret: []byte(linkSecret)}}, m
 }
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)

@@ -47,8 +47,10 @@ func (a *Activities) ProjectComplaint(ctx context.Context, p domain.ComplaintPro
 	})
 }
 
-// RequestFeedback creates the personal feedback link of a follow-up round (once: a retry
-// reuses the stored token) and e-mails it to the customer. It returns the link.
+// RequestFeedback is how complaint runs from before customer links (versionCustomerLinks)
+// ask for feedback: it creates the round's customer link (once: a retry derives the same
+// token) and e-mails it to the customer. The answer goes to those runs through
+// submit-feedback. The result carries no URL: it would put the token in the history.
 func (a *Activities) RequestFeedback(ctx context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
 	if in.ComplaintID == "" || in.To.Email == "" {
 		return domain.FeedbackRequestResult{}, invalidInput("feedback request needs a complaint id and a recipient")
@@ -56,33 +58,28 @@ func (a *Activities) RequestFeedback(ctx context.Context, in domain.FeedbackRequ
 	if in.WorkflowID == "" {
 		in.WorkflowID = domain.ComplaintWorkflowID(in.ComplaintID)
 	}
-	token, err := store.EnsureFeedbackRequest(ctx, a.Store.Pool, in.ComplaintID, in.WorkflowID, in.Round, domain.NewToken(), orNow(in.At))
+	at := orNow(in.At)
+	key := in.WorkflowID + "/feedback/" + strconv.Itoa(in.Round)
+	link := domain.CreateLinkInput{
+		Key: key, Purpose: domain.PurposeComplaintFeedback, Process: domain.ProcessComplaint,
+		ProcessID: in.ComplaintID, WorkflowID: in.WorkflowID, Round: in.Round,
+		Customer: domain.LinkCustomer{Email: in.To.Email, Name: in.To.Name, Locale: orDefault(in.Locale, "en")},
+		Context:  map[string]any{"complaint_id": in.ComplaintID, "subject": in.Subject},
+		Template: domain.TmplFeedbackRequest, ExpiresAt: at.Add(linkExpiry), At: at,
+		AnswerUpdate: domain.UpdateSubmitFeedback,
+	}
+	url, hash := a.linkURL(key)
+	l, _, err := store.CreateCustomerLink(ctx, a.Store.Pool, link, hash)
 	if err != nil {
 		return domain.FeedbackRequestResult{}, err
 	}
-	url := a.link("/c/feedback/" + token)
 	send := a.Mail.Send
 	if in.QueueOnly {
 		send = a.Mail.Queue
 	}
-	key := in.WorkflowID + "/feedback/" + strconv.Itoa(in.Round)
-	email, err := send(ctx, domain.SendEmailInput{
-		IdempotencyKey: key,
-		To:             in.To,
-		Locale:         orDefault(in.Locale, "en"),
-		Template:       domain.TmplFeedbackRequest,
-		Data: map[string]any{
-			"customer_name": in.To.Name,
-			"complaint_id":  in.ComplaintID,
-			"subject":       in.Subject,
-			"feedback_url":  url,
-		},
-		Process:    domain.ProcessComplaint,
-		ProcessID:  in.ComplaintID,
-		WorkflowID: in.WorkflowID,
-	})
+	email, err := send(ctx, a.linkEmail(l, key, domain.TmplFeedbackRequest, url, 0))
 	if err != nil {
 		return domain.FeedbackRequestResult{}, err
 	}
-	return domain.FeedbackRequestResult{URL: url, EmailKey: key, Email: email}, nil
+	return domain.FeedbackRequestResult{EmailKey: key, Email: email}, nil
 }

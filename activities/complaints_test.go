@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +132,9 @@ func TestProjectComplaintAfterAPIInsert(t *testing.T) {
 	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM complaints WHERE order_id = 'ord_9'`))
 }
 
+// A complaint run from before customer links still asks for feedback through
+// RequestFeedback: its link is a customer link answered through submit-feedback, made
+// once per round (a retry derives the same token and e-mails the same URL).
 func TestRequestFeedbackRetryReusesLink(t *testing.T) {
 	a, m := setup(t)
 	ctx := context.Background()
@@ -145,26 +147,30 @@ func TestRequestFeedbackRetryReusesLink(t *testing.T) {
 	require.NoError(t, err)
 	second, err := a.RequestFeedback(ctx, req)
 	require.NoError(t, err)
-
-	assert.True(t, strings.HasPrefix(first.URL, "http://sf.test/c/feedback/"), first.URL)
-	assert.Len(t, strings.TrimPrefix(first.URL, "http://sf.test/c/feedback/"), 64)
 	assert.Equal(t, first, second)
-	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM feedback_requests WHERE complaint_id = 'cmp_3'`))
+
+	token := domain.LinkToken([]byte(linkSecret), "complaint/cmp_3/feedback/1")
+	assert.Equal(t, 1, count(t, a.Store, `SELECT count(*) FROM customer_links WHERE process_id = 'cmp_3'`))
+	l, err := a.Store.CustomerLinkByToken(ctx, token)
+	require.NoError(t, err)
+	assert.Equal(t, domain.UpdateSubmitFeedback, l.AnswerUpdate)
+	assert.Equal(t, domain.PurposeComplaintFeedback, l.Purpose)
+	assert.Equal(t, "zh-CN", l.Locale)
 	assert.Equal(t, []string{"complaint/cmp_3/feedback/1", "complaint/cmp_3/feedback/1"}, m.keys())
 	for _, e := range m.sent() {
 		assert.Equal(t, domain.TmplFeedbackRequest, e.Template)
 		assert.Equal(t, "zh-CN", e.Locale)
 		assert.Equal(t, "buyer@acme.example", e.To.Email)
-		assert.Equal(t, map[string]any{"customer_name": "Acme", "complaint_id": "cmp_3",
-			"subject": "Broken pump", "feedback_url": first.URL}, e.Data)
+		assert.Equal(t, map[string]any{"customer_name": "Acme", "complaint_id": "cmp_3", "subject": "Broken pump",
+			"link_url": "http://sf.test/c/" + token, "expires_at": "2025-03-31T09:00:00Z"}, e.Data)
 	}
 
 	// A new round (after a reopen) gets a new link.
 	req.Round = 2
 	third, err := a.RequestFeedback(ctx, req)
 	require.NoError(t, err)
-	assert.NotEqual(t, first.URL, third.URL)
 	assert.Equal(t, "complaint/cmp_3/feedback/2", m.keys()[2])
+	assert.NotEqual(t, m.sent()[0].Data["link_url"], m.sent()[2].Data["link_url"])
 	assert.Equal(t, "sent", third.Email.Status)
 
 	// QueueOnly leaves the delivery to the workflow, which gets the key to deliver.

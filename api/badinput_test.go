@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -112,6 +113,7 @@ func TestBadInput(t *testing.T) {
 	e.insertTask(taskRow{id: "tsk_finance", processID: cmp, groups: []string{"finance"}})
 	e.insertEscalation("esc_1", cmp, "tsk_open", "dave")
 	e.insertContract("ctr_1", "alice", domain.ClassSpecial, domain.ContractChangesRequested)
+	insertLink(t, e, "complaint/"+cmp+"/feedback/1", "tok_bad", "en", time.Now().Add(time.Hour), "")
 
 	// Each POST with a JSON body: who may send it where, and a valid body.
 	type post struct{ path, user, valid string }
@@ -121,7 +123,8 @@ func TestBadInput(t *testing.T) {
 		"/api/v1/tasks/:id/complete":          {"/api/v1/tasks/tsk_open/complete", "carol", `{"action":"accept","data":{"category":"product"}}`},
 		"/api/v1/tasks/:id/comments":          {"/api/v1/tasks/tsk_open/comments", "carol", `{"text":"hello"}`},
 		"/api/v1/escalations/:id/acknowledge": {"/api/v1/escalations/esc_1/acknowledge", "dave", `{"comment":"on it"}`},
-		"/c/feedback/:token":                  {"/c/feedback/nope", "", `{"score":5}`},
+		"/c/:token":                           {"/c/tok_bad", "", `{"score":5}`},
+		"/c/feedback/:token":                  {"/c/feedback/tok_bad", "", `{"score":5}`},
 		"/api/v1/contracts": {"/api/v1/contracts", "alice",
 			`{"customer_id":"cus_acme","title":"t","amount":{"amount":"1000.00","currency":"CNY"},"delivery_date":"2026-12-01","payment_terms":"net 30"}`},
 		"/api/v1/contracts/:id/revisions":  {"/api/v1/contracts/ctr_1/revisions", "alice", `{"changes":{"title":"t2"},"comment":"c"}`},
@@ -266,11 +269,15 @@ func TestBadInput(t *testing.T) {
 		{"emails: hostile filters", "GET", "/api/v1/emails?to=%00&process_id=%ff", "dave", nil, 422, []string{"to", "process_id"}},
 		{"emails: wrong role", "GET", "/api/v1/emails", "alice", nil, 403, nil},
 
-		// the customer's feedback link (JSON)
-		{"feedback: unknown token", "POST", "/c/feedback/nope", "", `{"score":3}`, 404, nil},
-		{"feedback: NUL token", "POST", "/c/feedback/%00", "", `{"score":3}`, 404, nil},
-		{"feedback: score of the wrong type", "POST", "/c/feedback/nope", "", `{"score":"5"}`, 422, []string{"score"}},
-		{"feedback: score not an integer", "POST", "/c/feedback/nope", "", `{"score":4.5}`, 422, []string{"score"}},
+		// the customer's link (JSON)
+		{"link: unknown token", "POST", "/c/nope", "", `{"score":3}`, 404, nil},
+		{"link: unknown token, old path", "POST", "/c/feedback/nope", "", `{"score":3}`, 404, nil},
+		{"link: NUL token", "POST", "/c/%00", "", `{"score":3}`, 404, nil},
+		{"link: score of the wrong type", "POST", "/c/tok_bad", "", `{"score":"5"}`, 422, []string{"score"}},
+		{"link: score not an integer", "POST", "/c/tok_bad", "", `{"score":4.5}`, 422, []string{"score"}},
+		{"link: score out of range, comment too long, unknown field", "POST", "/c/tok_bad", "",
+			map[string]any{"score": 6, "comment": long(2001), "mood": "x"}, 422, []string{"score", "comment", "mood"}},
+		{"link: NUL in the comment", "POST", "/c/tok_bad", "", `{"score":3,"comment":"a\u0000b"}`, 422, []string{"comment"}},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {

@@ -5,12 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -120,86 +116,6 @@ func TestEmails(t *testing.T) {
 	if len(ids) != 2 || next == "" {
 		t.Fatalf("page %v %q", ids, next)
 	}
-}
-
-func TestFeedbackPages(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	ctx := context.Background()
-	in := domain.ComplaintInput{ID: "cmp_fb", CustomerID: "cus_globex", Channel: "email", Subject: "Late delivery",
-		Description: "x", Severity: "normal", FiledBy: "carol", ReceivedAt: time.Now()}
-	if err := store.InsertComplaint(ctx, e.st.Pool, in, domain.ComplaintFollowingUp, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range []string{"tok1", "tok2", "tok3"} {
-		if _, err := e.st.Pool.Exec(ctx, `INSERT INTO feedback_requests (token, complaint_id, workflow_id, round)
-			VALUES ($1, 'cmp_fb', 'complaint/cmp_fb', $2)`, tok, tok[3:]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := e.do("GET", "/c/feedback/nope", "", nil)
-	if r.Code != http.StatusNotFound || !strings.Contains(r.Body.String(), "not valid") {
-		t.Fatalf("unknown token: %d %s", r.Code, r.Body.String())
-	}
-	r = e.do("GET", "/c/feedback/tok1", "", nil).want(http.StatusOK)
-	page := r.Body.String()
-	if !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") || !strings.Contains(page, `lang="zh-CN"`) ||
-		!strings.Contains(page, "Late delivery") || strings.Count(page, `type="radio" name="score"`) != 5 ||
-		!strings.Contains(page, "非常满意") || r.Header().Get("Referrer-Policy") != "no-referrer" {
-		t.Fatalf("form page:\n%s", page)
-	}
-
-	post := func(token, body string) resp { return e.doForm("/c/feedback/"+token, body) }
-	if r := post("tok1", "score=9&comment=hm"); r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body.String(), "请选择") {
-		t.Fatalf("bad score: %d %s", r.Code, r.Body.String())
-	}
-	if len(e.tc.updates) != 0 {
-		t.Fatal("an invalid score reached the workflow")
-	}
-	r = post("tok1", "score=4&comment=Fast+fix")
-	if r.Code != http.StatusOK || !strings.Contains(r.Body.String(), "感谢") {
-		t.Fatalf("submit: %d %s", r.Code, r.Body.String())
-	}
-	u := e.tc.lastUpdate()
-	fb := u.Args[0].(domain.Feedback)
-	if u.WorkflowID != "complaint/cmp_fb" || u.UpdateName != domain.UpdateSubmitFeedback || fb.Score != 4 || fb.Comment != "Fast fix" || fb.At.IsZero() {
-		t.Fatalf("update %+v %+v", u, fb)
-	}
-	var score int
-	var answered *time.Time
-	if err := e.st.Pool.QueryRow(ctx, `SELECT score, answered_at FROM feedback_requests WHERE token = 'tok1'`).Scan(&score, &answered); err != nil ||
-		score != 4 || answered == nil {
-		t.Fatalf("row: %d %v %v", score, answered, err)
-	}
-	if r := post("tok1", "score=1"); r.Code != http.StatusConflict {
-		t.Fatalf("second answer: %d", r.Code)
-	}
-	if r := e.do("GET", "/c/feedback/tok1", "", nil).want(http.StatusOK); strings.Contains(r.Body.String(), "<form") {
-		t.Fatal("answered link still shows the form")
-	}
-
-	// The process no longer waits: 409 page, and the link is not marked answered.
-	e.tc.mu.Lock()
-	e.tc.onUpdate = func(client.UpdateWorkflowOptions) (any, error) {
-		return nil, temporal.NewApplicationError("not waiting", domain.ErrTypeNotAccepting)
-	}
-	e.tc.mu.Unlock()
-	if r := post("tok2", "score=2"); r.Code != http.StatusConflict || !strings.Contains(r.Body.String(), "已结束") {
-		t.Fatalf("closed: %d %s", r.Code, r.Body.String())
-	}
-	if err := e.st.Pool.QueryRow(ctx, `SELECT answered_at FROM feedback_requests WHERE token = 'tok2'`).Scan(&answered); err != nil || answered != nil {
-		t.Fatalf("tok2 answered %v %v", answered, err)
-	}
-
-	// JSON works too.
-	e.tc.mu.Lock()
-	e.tc.onUpdate = nil
-	e.tc.mu.Unlock()
-	if m := e.do("POST", "/c/feedback/tok3", "", map[string]any{"score": 5}).want(http.StatusOK).json(); m["status"] != "recorded" {
-		t.Fatalf("json: %v", m)
-	}
-	e.do("POST", "/c/feedback/tok2", "", map[string]any{"score": 0}).problem(http.StatusUnprocessableEntity)
-	e.do("POST", "/c/feedback/nope", "", map[string]any{"score": 3}).problem(http.StatusNotFound)
 }
 
 // An escalation without a task (an invoice's dunning ladder) is listed with its subject

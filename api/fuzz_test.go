@@ -22,7 +22,7 @@ var fuzzTargets = []struct{ path, user string }{
 	{"/api/v1/tasks/tsk_fuzz/complete", "carol"},
 	{"/api/v1/tasks/tsk_fuzz/comments", "carol"},
 	{"/api/v1/escalations/esc_fuzz/acknowledge", "judy"},
-	{"/c/feedback/tok_fuzz", ""},
+	{"/c/tok_fuzz", ""},
 }
 
 // FuzzRequestBody sends arbitrary bodies through the real router, handlers and database
@@ -45,12 +45,12 @@ func FuzzRequestBody(f *testing.F) {
 		 VALUES ('tsk_fuzz', 'complaint/cmp_fuzz', 'complaint', 'cmp_fuzz', 'evaluate', 'Fuzz', '{customer_service}', 'open', '{accept}', now(), now())`,
 		`INSERT INTO escalations (id, workflow_id, process, process_id, subject, task_id, step, level, reason, targets, raised_at)
 		 VALUES ('esc_fuzz', 'complaint/cmp_fuzz', 'complaint', 'cmp_fuzz', 'task/tsk_fuzz', 'tsk_fuzz', 'evaluate', 1, 'overdue', '{dave}', now())`,
-		`INSERT INTO feedback_requests (token, complaint_id, workflow_id, round) VALUES ('tok_fuzz', 'cmp_fuzz', 'complaint/cmp_fuzz', 1)`,
 	} {
 		if _, err := e.st.Pool.Exec(ctx, q); err != nil {
 			f.Fatal(err)
 		}
 	}
+	insertLink(f, e, "complaint/cmp_fuzz/feedback/1", "tok_fuzz", "en", time.Now().Add(time.Hour), "")
 	// A database slowed down by a loaded machine answers 503; that is not what this tests.
 	e.srv.cfg.DBTimeout = time.Minute
 	h := e.srv.Handler()

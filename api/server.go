@@ -132,8 +132,13 @@ func (s *Server) routes() {
 	})))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", s.openapi) })
 
-	e.GET("/c/feedback/:token", s.feedbackPage)
-	e.POST("/c/feedback/:token", s.submitFeedback)
+	// Customer links; /c/feedback/{token} is the path of the feedback links e-mailed
+	// before customer links, served by the same handler.
+	e.GET(linkCSSPath, s.linkCSS)
+	e.GET("/c/:token", s.linkPage)
+	e.POST("/c/:token", s.answerLink)
+	e.GET("/c/feedback/:token", s.linkPage)
+	e.POST("/c/feedback/:token", s.answerLink)
 
 	v1 := e.Group("/api/v1", s.authenticate)
 	v1.GET("/me", s.getMe)

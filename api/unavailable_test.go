@@ -103,6 +103,7 @@ func TestDatabaseDownAnswers503(t *testing.T) {
 				t.Fatalf("detail %q, want %q", p.Detail, tc.detail)
 			}
 			e.do("POST", "/api/v1/complaints", "carol", map[string]any{"customer_id": "cus_x"}, "Idempotency-Key", "k1").unavailable()
+			e.do("GET", "/c/some-token", "", nil).unavailable()
 			e.do("GET", "/c/feedback/some-token", "", nil).unavailable()
 			e.do("GET", "/healthz", "", nil).want(http.StatusOK)
 			if e.tc.startCount() != 0 {

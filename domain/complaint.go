@@ -63,6 +63,9 @@ type ComplaintPolicy struct {
 	ReviewSLA         time.Duration `json:"review_sla"`          // review_dissatisfaction: 24h
 	EscalationStep    time.Duration `json:"escalation_step"`     // level 2 this long after level 1: 12h
 	FeedbackWait      time.Duration `json:"feedback_wait"`       // no answer closes after 7 days
+	// FeedbackReminders are offsets from the feedback request at which an unanswered
+	// link is e-mailed again (runs from before customer links have none).
+	FeedbackReminders []time.Duration `json:"feedback_reminders,omitempty"`
 	// Reminders are fractions of a step's window at which the assignee is reminded.
 	Reminders []float64 `json:"reminders"` // 0.5, 0.8
 	// FinanceThreshold: a refund or compensation above this amount also needs finance.
@@ -82,6 +85,7 @@ func DefaultComplaintPolicy() ComplaintPolicy {
 		ReviewSLA:         24 * time.Hour,
 		EscalationStep:    12 * time.Hour,
 		FeedbackWait:      7 * 24 * time.Hour,
+		FeedbackReminders: []time.Duration{3 * 24 * time.Hour},
 		Reminders:         []float64{0.5, 0.8},
 		FinanceThreshold:  Money{Amount: "10000.00", Currency: "CNY"},
 		DissatisfiedScore: 2,

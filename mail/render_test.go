@@ -30,7 +30,11 @@ func sampleData() map[string]map[string]any {
 		},
 		domain.TmplFeedbackRequest: {
 			"customer_name": "Li Wei", "complaint_id": "CMP-2024-0001", "subject": "Late delivery",
-			"feedback_url": "http://127.0.0.1:8080/c/feedback/abc123",
+			"link_url": "http://127.0.0.1:8080/c/abc123",
+		},
+		domain.TmplFeedbackReminder: {
+			"customer_name": "Li Wei", "complaint_id": "CMP-2024-0001", "subject": "Late delivery",
+			"link_url": "http://127.0.0.1:8080/c/abc123", "expires_at": "2024-05-09T10:00:00Z",
 		},
 		domain.TmplTaskAssigned: {
 			"recipient_name": "Carol", "task_title": "Evaluate complaint CMP-2024-0001", "step": "evaluate",
@@ -98,7 +102,7 @@ func TestEmailRenderEveryTemplateAndLocale(t *testing.T) {
 				assert.Contains(t, html, "<html lang=\""+loc+"\">")
 				assert.Contains(t, html, "</html>")
 				assert.NotContains(t, text+html, "<no value>")
-				if strings.HasPrefix(name, "complaint_") || name == domain.TmplFeedbackRequest {
+				if strings.HasPrefix(name, "complaint_") || name == domain.TmplFeedbackRequest || name == domain.TmplFeedbackReminder {
 					assert.Contains(t, subject, "CMP-2024-0001", "complaint subjects carry the id")
 				}
 				if loc == "zh-CN" {

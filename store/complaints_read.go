@@ -95,61 +95,6 @@ func (s *Store) ListComplaints(ctx context.Context, f ComplaintFilter) ([]Compla
 	return out, next, nil
 }
 
-// FeedbackLink is a personal feedback link of a complaint's follow-up, with what the
-// feedback page shows.
-type FeedbackLink struct {
-	Token            string
-	ComplaintID      string
-	WorkflowID       string
-	Round            int
-	CustomerName     string
-	Locale           string
-	ComplaintSubject string
-	AnsweredAt       *time.Time
-	Score            *int
-	Comment          string
-}
-
-// FeedbackLinkByToken returns the feedback link of token, or ErrNotFound.
-func (s *Store) FeedbackLinkByToken(ctx context.Context, token string) (FeedbackLink, error) {
-	var f FeedbackLink
-	err := s.Pool.QueryRow(ctx, `SELECT f.token, f.complaint_id, f.workflow_id, f.round, cu.name, cu.locale, c.subject,
-			f.answered_at, f.score, COALESCE(f.comment, '')
-		FROM feedback_requests f JOIN complaints c ON c.id = f.complaint_id JOIN customers cu ON cu.id = c.customer_id
-		WHERE f.token = $1`, token).
-		Scan(&f.Token, &f.ComplaintID, &f.WorkflowID, &f.Round, &f.CustomerName, &f.Locale, &f.ComplaintSubject,
-			&f.AnsweredAt, &f.Score, &f.Comment)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return FeedbackLink{}, ErrNotFound
-	}
-	f.AnsweredAt = utcOrNil(f.AnsweredAt)
-	return f, err
-}
-
-// MarkFeedbackAnswered records the answer of a feedback link once: ErrConflict when it
-// was already answered, ErrNotFound when the token is unknown.
-func (s *Store) MarkFeedbackAnswered(ctx context.Context, token string, score int, comment string, at time.Time) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE feedback_requests SET answered_at = $2, score = $3, comment = $4
-		WHERE token = $1 AND answered_at IS NULL`, token, at.UTC(), score, comment)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	if _, err := s.FeedbackLinkByToken(ctx, token); err != nil {
-		return err
-	}
-	return ErrConflict
-}
-
-// UnmarkFeedbackAnswered undoes MarkFeedbackAnswered when the process did not take the
-// answer, so the customer can try again.
-func (s *Store) UnmarkFeedbackAnswered(ctx context.Context, token string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE feedback_requests SET answered_at = NULL, score = NULL, comment = NULL WHERE token = $1`, token)
-	return err
-}
-
 func utcOrNil(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -72,7 +72,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
 
 // Migrate applies the embedded migrations (goose), holding an advisory lock so that
 // several processes starting at once do not race.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.MigrateTo(ctx, 0) }
+
+// MigrateTo applies the embedded migrations up to version (0: all of them), as Migrate
+// does. Tests use it to build a database as an older release left it.
+func (s *Store) MigrateTo(ctx context.Context, version int64) error {
 	db := stdlib.OpenDBFromPool(s.Pool)
 	defer db.Close()
 	conn, err := db.Conn(ctx)
@@ -93,7 +97,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
+	if version > 0 {
+		_, err = p.UpTo(ctx, version)
+	} else {
+		_, err = p.Up(ctx)
+	}
 	return err
 }
 

@@ -44,11 +44,17 @@ var (
 	}
 )
 
+// versionCustomerLinks marks the change that asks for feedback through the customer
+// link helper (workflows/links.go: the customer-link-answer Update, reminders, expiry)
+// instead of RequestFeedback and submit-feedback, which runs from before it keep.
+const versionCustomerLinks = "customer-links"
+
 // complaint is the state of one complaint workflow run.
 type complaint struct {
 	in    domain.ComplaintInput
 	wfID  string
 	tasks *Tasks
+	links *Links
 	mu    workflow.Mutex // keeps projections (main flow and escalations) in order
 	st    domain.ComplaintState
 	audit int // sequence of audit events, part of their keys
@@ -79,6 +85,15 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 		return c.state(), err
 	}
 	c.tasks = tasks
+	links, err := NewLinks(ctx, LinksConfig{
+		WorkflowID: c.wfID, Process: domain.ProcessComplaint, ProcessID: in.ID, Tasks: tasks,
+		StatusFn:   func() string { return c.st.Status },
+		Validators: map[string]LinkValidator{domain.PurposeComplaintFeedback: domain.ValidateComplaintFeedback},
+	})
+	if err != nil {
+		return c.state(), err
+	}
+	c.links = links
 	if err := workflow.SetQueryHandler(ctx, domain.QueryStatus, func() (domain.ComplaintState, error) {
 		return c.state(), nil
 	}); err != nil {
@@ -295,23 +310,27 @@ func (c *complaint) followUp(ctx workflow.Context) (reopened bool, err error) {
 		return false, err
 	}
 
+	if workflow.GetVersion(ctx, versionCustomerLinks, workflow.DefaultVersion, 1) >= 1 {
+		return c.feedbackByLink(ctx)
+	}
+
 	// Accept feedback from now on: the link may reach the customer before the activity
 	// returns, let alone before the projection below.
 	c.feedback, c.awaitingFeedback = nil, true
 	var link domain.FeedbackRequestResult
-	err = write(ctx, c.tasks.local, domain.ActRequestFeedback, domain.FeedbackRequestInput{
+	err = c.tasks.Write(ctx, domain.ActRequestFeedback, domain.FeedbackRequestInput{
 		ComplaintID: c.in.ID, WorkflowID: c.wfID, Round: c.st.Round,
 		To: c.customer(), Locale: c.in.Locale, Subject: c.in.Subject, At: utcNow(ctx),
-		QueueOnly: c.tasks.local,
+		QueueOnly: c.tasks.QueuesMail(),
 	}, &link)
 	requested := map[string]any{"round": c.st.Round}
 	switch {
 	case err != nil:
 		workflow.GetLogger(ctx).Warn("request feedback", "error", err)
 		requested["error"] = err.Error()
-	case c.tasks.local:
+	case c.tasks.QueuesMail():
 		key := fmt.Sprintf("feedback/%d", c.st.Round)
-		c.deliver(ctx, requested, key, domain.TmplFeedbackRequest, link.EmailKey, link.Email, nil)
+		c.tasks.QueuedCustomerMail(ctx, requested, key, domain.TmplFeedbackRequest, link.EmailKey, link.Email, nil)
 	}
 	if err := c.project(ctx, "system", "feedback_requested", requested, domain.ComplaintProjection{}); err != nil {
 		return false, err
@@ -325,7 +344,47 @@ func (c *complaint) followUp(ctx workflow.Context) (reopened bool, err error) {
 	if !got {
 		return false, c.close(ctx, "system", map[string]any{"reason": "no_feedback"})
 	}
-	fb := *c.feedback
+	return c.takeFeedback(ctx, *c.feedback)
+}
+
+// feedbackByLink asks for feedback through a customer link (versionCustomerLinks): the
+// customer rates the resolution 1-5 with an optional comment, is reminded at the
+// policy's offsets, and without an answer the complaint closes when the link expires.
+func (c *complaint) feedbackByLink(ctx workflow.Context) (reopened bool, err error) {
+	key := fmt.Sprintf("feedback/%d", c.st.Round)
+	link, err := c.links.Open(ctx, LinkSpec{
+		Purpose: domain.PurposeComplaintFeedback, Round: c.st.Round, Key: key,
+		Customer: domain.LinkCustomer{ID: c.in.CustomerID, Email: c.in.CustomerEmail, Name: c.in.CustomerName, Locale: c.in.Locale},
+		Context:  map[string]any{"complaint_id": c.in.ID, "subject": c.in.Subject},
+		Template: domain.TmplFeedbackRequest, ReminderTemplate: domain.TmplFeedbackReminder,
+		ExpiresIn: c.in.Policy.FeedbackWait, Reminders: c.in.Policy.FeedbackReminders,
+	})
+	requested := map[string]any{
+		"round": c.st.Round, "link_id": link.ID(), "expires_at": link.ExpiresAt(),
+		"template": domain.TmplFeedbackRequest, "email_id": link.Email.EmailID, "email_status": link.Email.Status,
+	}
+	if link.Email.Error != "" {
+		requested["error"] = link.Email.Error
+	}
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("create feedback link", "error", err)
+	}
+	if err := c.project(ctx, "system", "feedback_requested", requested, domain.ComplaintProjection{}); err != nil {
+		return false, err
+	}
+	out, err := link.Wait(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !out.Answered {
+		return false, c.close(ctx, "system", map[string]any{"reason": "no_feedback"})
+	}
+	return c.takeFeedback(ctx, domain.FeedbackFromAnswer(out.Answer, out.At))
+}
+
+// takeFeedback records the customer's feedback and closes the complaint, or has a low
+// score reviewed.
+func (c *complaint) takeFeedback(ctx workflow.Context, fb domain.Feedback) (reopened bool, err error) {
 	if err := c.project(ctx, "customer", "feedback_received", map[string]any{
 		"score": fb.Score, "comment": fb.Comment, "round": c.st.Round,
 	}, domain.ComplaintProjection{}); err != nil {
@@ -451,12 +510,6 @@ func (c *complaint) email(ctx workflow.Context, key, template string, data map[s
 		Template: template, Data: data,
 		Process: domain.ProcessComplaint, ProcessID: c.in.ID, WorkflowID: c.wfID,
 	})
-}
-
-// deliver has an e-mail to the customer that an activity queued in the outbox delivered
-// in the background (Tasks.QueuedCustomerMail), adding its audit detail to detail.
-func (c *complaint) deliver(ctx workflow.Context, detail map[string]any, key, template, emailKey string, queued domain.SendEmailResult, err error) {
-	c.tasks.QueuedCustomerMail(ctx, detail, key, template, emailKey, queued, err)
 }
 
 // contactSpec is the complaint's contact_customer task for an e-mail to the customer that

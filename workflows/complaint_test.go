@@ -59,7 +59,7 @@ func TestComplaintOnTimeNoEscalation(t *testing.T) {
 	assert.Equal(t, domain.ComplaintFollowingUp, rv.response(t).ProcessStatus)
 	require.True(t, fb.done, "feedback update did not complete")
 	require.NoError(t, fb.err)
-	assert.Equal(t, domain.ComplaintClosed, fb.value.(domain.ComplaintState).Status)
+	assert.Equal(t, domain.ComplaintClosed, fb.processStatus(t))
 
 	assert.Equal(t, domain.ComplaintClosed, st.Status)
 	assert.Equal(t, "carol", st.Owner)
@@ -196,21 +196,47 @@ func TestFeedbackAnswersAfterItsWrites(t *testing.T) {
 	h.evaluateAndRespond()
 	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
 	var projected []string
+	var recorded []call
 	h.at(4*hour, func() {
-		h.env.UpdateWorkflow(domain.UpdateSubmitFeedback, "fb", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(domain.UpdateLinkAnswer, "fb", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { t.Errorf("rejected: %v", err) },
 			OnComplete: func(_ any, err error) {
 				require.NoError(t, err)
 				projected = h.statuses()
+				recorded = h.f.of(domain.ActRecordLinkAnswer)
 			},
-		}, domain.Feedback{Score: 5, Comment: "Thanks"})
+		}, feedbackAnswer(1, map[string]any{"score": 5, "comment": "Thanks"}))
 	})
 	st, err := h.run()
 	require.NoError(t, err)
 	assert.Equal(t, domain.ComplaintClosed, st.Status)
 	assert.Equal(t, h.statuses(), projected)
+	require.GreaterOrEqual(t, len(projected), 2)
 	assert.Equal(t, []string{"feedback_received:following_up", "closed:closed"}, projected[len(projected)-2:])
+	require.Len(t, recorded, 1, "the answer was not stored before the Update returned")
+	rec := recorded[0].In.(domain.RecordLinkAnswerInput)
+	assert.Equal(t, domain.LinkID(testWorkflowID+"/feedback/1"), rec.LinkID)
+	assert.Equal(t, t0.Add(4*hour), rec.At)
+	assert.Equal(t, float64(5), rec.Answer["score"])
+}
+
+// A run from before customer links takes its feedback through submit-feedback, and
+// answers once what it caused is written.
+func TestLegacyFeedbackAnswersAfterItsWrites(t *testing.T) {
+	h := newHarness(t, nil)
+	h.legacy()
+	h.evaluateAndRespond()
+	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
+	fb := h.feedback(4*hour, 5, "Thanks")
+	st, err := h.run()
+	require.NoError(t, err)
+	assert.Equal(t, domain.ComplaintClosed, st.Status)
+	assert.Equal(t, domain.ComplaintClosed, fb.processStatus(t))
+	assert.Len(t, h.f.of(domain.ActRequestFeedback), 1)
+	assert.Empty(t, h.f.of(domain.ActCreateCustomerLink))
+	received, _ := h.projection("feedback_received")
+	assert.Equal(t, float64(5), received.Audit.Detail["score"])
 }
 
 func TestComplaintResponseWindows(t *testing.T) {
@@ -423,11 +449,9 @@ func TestComplaintDissatisfiedFeedbackReopens(t *testing.T) {
 
 	st, err := h.run()
 	require.NoError(t, err)
-	got := fb1.value.(domain.ComplaintState)
-	assert.Equal(t, domain.ComplaintFollowingUp, got.Status)
-	assert.Equal(t, []string{taskID(domain.StepReviewDissatisfaction, 1, "")}, got.OpenTasks)
+	assert.Equal(t, domain.ComplaintFollowingUp, fb1.processStatus(t))
 	assert.Equal(t, domain.ComplaintResolving, reopen.response(t).ProcessStatus)
-	assert.Equal(t, domain.ComplaintClosed, fb2.value.(domain.ComplaintState).Status)
+	assert.Equal(t, domain.ComplaintClosed, fb2.processStatus(t))
 
 	assert.Equal(t, domain.ComplaintClosed, st.Status)
 	assert.Equal(t, 2, st.Round)
@@ -486,21 +510,32 @@ func TestComplaintNoFeedbackClosesAfterSevenDays(t *testing.T) {
 	assert.Equal(t, t0.Add(3*hour+7*day), at)
 	assert.Equal(t, t0.Add(3*hour+7*day), *closed.ClosedAt)
 	assert.Equal(t, "no_feedback", closed.Audit.Detail["reason"])
-	requests := h.f.of(domain.ActRequestFeedback)
+	requests := h.f.of(domain.ActCreateCustomerLink)
 	require.Len(t, requests, 1)
 	assert.Equal(t, t0.Add(3*hour), requests[0].At)
+	link := requests[0].In.(domain.CreateLinkInput)
+	assert.Equal(t, testWorkflowID+"/feedback/1", link.Key)
+	assert.Equal(t, domain.PurposeComplaintFeedback, link.Purpose)
+	assert.Equal(t, t0.Add(3*hour+7*day), link.ExpiresAt)
+	assert.Equal(t, domain.LinkCustomer{ID: "cus_1", Email: "buyer@acme.test", Name: "ACME", Locale: "en"}, link.Customer)
+	// Reminded once, at 3 days (the policy's default), and expired with the wait.
+	assert.Equal(t, []time.Duration{3*hour + 3*day}, times(h.f.of(domain.ActSendLinkReminder)))
+	assert.Equal(t, domain.TmplFeedbackReminder, h.f.of(domain.ActSendLinkReminder)[0].In.(domain.LinkReminderInput).Template)
+	assert.Equal(t, []time.Duration{3*hour + 7*day}, times(h.f.of(domain.ActExpireCustomerLink)))
+	assert.Empty(t, h.f.of(domain.ActRecordLinkAnswer))
 }
 
 func TestCompleteTaskValidator(t *testing.T) {
 	h := newHarness(t, nil)
-	var wrongAction, badData, unknown, first, second, emptyMsg, longMsg, noAmount, badAmount, earlyFeedback, badScore *updateResult
+	var wrongAction, badData, unknown, first, second, emptyMsg, longMsg, noAmount, badAmount, earlyFeedback, earlyLegacy, badScore *updateResult
 	var state domain.ComplaintState
 	h.at(1*hour, func() {
 		wrongAction = h.completeNow(domain.StepEvaluate, 1, "", ActionRespond, "carol", evalNormal)
 		badData = h.completeNow(domain.StepEvaluate, 1, "", ActionAccept, "carol",
 			map[string]any{"category": "weather", "colour": "red"})
 		unknown = h.update(domain.UpdateCompleteTask, domain.CompleteTaskRequest{TaskID: "tsk_NOPE", Action: ActionAccept, Actor: "carol"})
-		earlyFeedback = h.update(domain.UpdateSubmitFeedback, domain.Feedback{Score: 5})
+		earlyFeedback = h.update(domain.UpdateLinkAnswer, feedbackAnswer(1, map[string]any{"score": 5}))
+		earlyLegacy = h.update(domain.UpdateSubmitFeedback, domain.Feedback{Score: 5})
 		// Two people act at once: exactly one wins.
 		first = h.completeNow(domain.StepEvaluate, 1, "", ActionAccept, "carol", evalNormal)
 		second = h.completeNow(domain.StepEvaluate, 1, "", ActionAccept, "cathy", evalNormal)
@@ -521,7 +556,9 @@ func TestCompleteTaskValidator(t *testing.T) {
 			map[string]any{"resolution_type": "refund", "summary": "Money back", "amount": map[string]any{"amount": 12.5, "currency": "CNY"}})
 	})
 	h.complete(3*hour, domain.StepResolve, 1, "", ActionResolve, "carol", explain)
-	h.at(200*time.Minute, func() { badScore = h.update(domain.UpdateSubmitFeedback, domain.Feedback{Score: 7}) })
+	h.at(200*time.Minute, func() {
+		badScore = h.update(domain.UpdateLinkAnswer, feedbackAnswer(1, map[string]any{"score": 7, "comment": 3, "colour": "red"}))
+	})
 	h.feedback(4*hour, 3, "")
 
 	st, err := h.run()
@@ -532,7 +569,8 @@ func TestCompleteTaskValidator(t *testing.T) {
 	assert.Equal(t, []string{"category", "severity", "colour"},
 		fieldNames(t, badData.rejectedWith(t, domain.ErrTypeInvalidData)))
 	unknown.rejectedWith(t, domain.ErrTypeTaskClosed)
-	earlyFeedback.rejectedWith(t, domain.ErrTypeNotAccepting)
+	earlyFeedback.rejectedWith(t, domain.ErrTypeLinkUnknown)
+	earlyLegacy.rejectedWith(t, domain.ErrTypeNotAccepting)
 	assert.Equal(t, domain.ComplaintResponding, first.response(t).ProcessStatus)
 	second.rejectedWith(t, domain.ErrTypeTaskClosed)
 	assert.Equal(t, "carol", st.Owner, "the first completion won")
@@ -541,7 +579,7 @@ func TestCompleteTaskValidator(t *testing.T) {
 	assert.Equal(t, []string{"message"}, fieldNames(t, longMsg.rejectedWith(t, domain.ErrTypeInvalidData)))
 	assert.Equal(t, []string{"amount"}, fieldNames(t, noAmount.rejectedWith(t, domain.ErrTypeInvalidData)))
 	assert.Equal(t, []string{"amount"}, fieldNames(t, badAmount.rejectedWith(t, domain.ErrTypeInvalidData)))
-	assert.Equal(t, []string{"score"}, fieldNames(t, badScore.rejectedWith(t, domain.ErrTypeInvalidData)))
+	assert.Equal(t, []string{"score", "comment", "colour"}, fieldNames(t, badScore.rejectedWith(t, domain.ErrTypeInvalidData)))
 
 	assert.Equal(t, domain.ComplaintResponding, state.Status)
 	assert.Equal(t, "carol", state.Owner)
@@ -572,6 +610,9 @@ func feedbackRounds(h *harness) []int {
 	var rounds []int
 	for _, c := range h.f.of(domain.ActRequestFeedback) {
 		rounds = append(rounds, c.In.(domain.FeedbackRequestInput).Round)
+	}
+	for _, c := range h.f.of(domain.ActCreateCustomerLink) {
+		rounds = append(rounds, c.In.(domain.CreateLinkInput).Round)
 	}
 	return rounds
 }
@@ -621,7 +662,7 @@ func TestComplaintMailFailureAsksToContactCustomer(t *testing.T) {
 	assert.Equal(t, domain.ComplaintResponding, contacted.response(t).ProcessStatus)
 	assert.Equal(t, domain.ComplaintResponding, ev.response(t).ProcessStatus)
 	assert.Equal(t, domain.ComplaintResolving, rs.response(t).ProcessStatus)
-	assert.Equal(t, domain.ComplaintClosed, fb.value.(domain.ComplaintState).Status)
+	assert.Equal(t, domain.ComplaintClosed, fb.processStatus(t))
 	assert.Equal(t, domain.ComplaintClosed, late.response(t).ProcessStatus)
 
 	// The main flow went on as usual, with the failures in its audit detail.
@@ -698,7 +739,7 @@ func TestComplaintWritesLocallyAndDeliversInBackground(t *testing.T) {
 	h := newHarness(t, nil)
 	local, regular := h.runRecordingKinds()
 	assert.Equal(t, map[string]int{domain.ActCreateTask: 3, domain.ActCloseTask: 3, domain.ActProjectComplaint: 8,
-		domain.ActQueueEmail: 3, domain.ActRequestFeedback: 1}, local)
+		domain.ActQueueEmail: 3, domain.ActCreateCustomerLink: 1, domain.ActRecordLinkAnswer: 1}, local)
 	assert.Equal(t, map[string]int{domain.ActDeliverEmails: 4}, regular)
 
 	type batch struct{ keys, tasks []string }
@@ -723,6 +764,7 @@ func TestComplaintWritesLocallyAndDeliversInBackground(t *testing.T) {
 // sends the notices itself.
 func TestComplaintBeforeLocalWritesKeepsActivities(t *testing.T) {
 	h := newHarness(t, nil)
+	h.legacy()
 	h.env.OnGetVersion(versionLocalWrites, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	local, regular := h.runRecordingKinds()
 	assert.Empty(t, local)
@@ -768,6 +810,7 @@ func TestComplaintFeedbackMailFailureAsksToContactCustomer(t *testing.T) {
 // matters, accepting feedback before the request, is the same in both.
 func TestComplaintFeedbackAcceptedWhileRequestInFlight(t *testing.T) {
 	h := newHarness(t, nil)
+	h.legacy()
 	h.env.OnGetVersion(versionLocalWrites, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.f.failFeedback = func(attempt int) error {
 		if attempt == 1 {

@@ -17,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/serviceflow/serviceflow/domain"
 )
@@ -196,6 +197,26 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return res, nil
 	})
+	reg(domain.ActCreateCustomerLink, func(_ context.Context, in domain.CreateLinkInput) (domain.CreateLinkResult, error) {
+		f.record(domain.ActCreateCustomerLink, in)
+		f.mu.Lock()
+		f.queued[in.Key] = in.Template
+		f.mu.Unlock()
+		return domain.CreateLinkResult{LinkID: domain.LinkID(in.Key), EmailKey: in.Key,
+			Email: domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "queued"}}, nil
+	})
+	reg(domain.ActSendLinkReminder, func(_ context.Context, in domain.LinkReminderInput) (domain.LinkReminderResult, error) {
+		f.record(domain.ActSendLinkReminder, in)
+		return domain.LinkReminderResult{Email: domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "sent"}}, nil
+	})
+	reg(domain.ActRecordLinkAnswer, func(_ context.Context, in domain.RecordLinkAnswerInput) error {
+		f.record(domain.ActRecordLinkAnswer, in)
+		return nil
+	})
+	reg(domain.ActExpireCustomerLink, func(_ context.Context, in domain.ExpireLinkInput) error {
+		f.record(domain.ActExpireCustomerLink, in)
+		return nil
+	})
 	reg(domain.ActRequestFeedback, func(ctx context.Context, in domain.FeedbackRequestInput) (domain.FeedbackRequestResult, error) {
 		if f.failFeedback != nil {
 			if err := f.failFeedback(int(activity.GetInfo(ctx).Attempt)); err != nil {
@@ -313,6 +334,9 @@ type harness struct {
 	f   *fakes
 	in  domain.ComplaintInput
 	n   int // update ids
+
+	fbRound        int  // feedback rounds scripted so far
+	legacyFeedback bool // feedback through submit-feedback (see legacy)
 }
 
 func newHarness(t *testing.T, mod func(*domain.ComplaintInput)) *harness {
@@ -368,11 +392,54 @@ func (h *harness) complete(d time.Duration, step string, round int, key, action,
 	return u
 }
 
-// feedback submits the customer's feedback at t0+d.
+// feedback submits the customer's feedback to the next round's link at t0+d: through
+// its customer link (customer-link-answer), or for a run from before customer links
+// (legacyFeedback) through submit-feedback.
 func (h *harness) feedback(d time.Duration, score int, comment string) *updateResult {
 	u := &updateResult{}
-	h.at(d, func() { h.send(u, domain.UpdateSubmitFeedback, domain.Feedback{Score: score, Comment: comment}) })
+	h.fbRound++
+	round := h.fbRound
+	h.at(d, func() {
+		if h.legacyFeedback {
+			h.send(u, domain.UpdateSubmitFeedback, domain.Feedback{Score: score, Comment: comment})
+			return
+		}
+		h.send(u, domain.UpdateLinkAnswer, feedbackAnswer(round, map[string]any{"score": score, "comment": comment}))
+	})
 	return u
+}
+
+// feedbackAnswer is an answer to the complaint feedback link of round.
+func feedbackAnswer(round int, answer map[string]any) domain.LinkAnswer {
+	return domain.LinkAnswer{LinkID: domain.LinkID(fmt.Sprintf("%s/feedback/%d", testWorkflowID, round)),
+		Purpose: domain.PurposeComplaintFeedback, Answer: answer}
+}
+
+// legacy makes the run one from before customer links.
+func (h *harness) legacy() {
+	h.legacyFeedback = true
+	h.env.OnGetVersion(versionCustomerLinks, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+}
+
+// processStatus is the process status an Update returned: a feedback answer's, by
+// either Update, or a task completion's.
+func (u *updateResult) processStatus(t *testing.T) string {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rejected != nil || !u.done || u.err != nil {
+		t.Fatalf("update did not complete: rejected=%v done=%v err=%v", u.rejected, u.done, u.err)
+	}
+	switch v := u.value.(type) {
+	case domain.ComplaintState:
+		return v.Status
+	case domain.LinkAnswerResult:
+		return v.ProcessStatus
+	case domain.CompleteTaskResponse:
+		return v.ProcessStatus
+	}
+	t.Fatalf("update result is %T", u.value)
+	return ""
 }
 
 // run executes the workflow to its end and returns its result.

@@ -80,12 +80,24 @@ func TestReplayRecordedHistories(t *testing.T) {
 				}
 				side += fmt.Sprintf(" %s=%v", versionOutboxMail, has)
 			}
+			// And both sides of the complaint's versionCustomerLinks: recordings from
+			// before it (named so, or from before local-writes) have no marker; of the
+			// others, those that reach the feedback step have it.
+			if strings.HasPrefix(filepath.Base(f), "complaint") {
+				before := before || strings.Contains(f, ".before-customer-links.")
+				has := hasVersionMarker(t, hist, versionCustomerLinks)
+				if has && before {
+					t.Fatalf("%s: version marker %q present in a recording from before it", f, versionCustomerLinks)
+				}
+				side += fmt.Sprintf(" %s=%v", versionCustomerLinks, has)
+			}
 			sides[side] = true
 		})
 	}
 	// Each side of each version has a recording.
 	for _, side := range []string{
-		"complaint local-writes=false", "complaint local-writes=true",
+		"complaint local-writes=false customer-links=false", "complaint local-writes=true customer-links=false",
+		"complaint local-writes=true customer-links=true",
 		"contract local-writes=false outbox-mail=false", "contract local-writes=true outbox-mail=false",
 		"contract local-writes=true outbox-mail=true",
 	} {

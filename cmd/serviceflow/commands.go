@@ -78,12 +78,16 @@ func runAPI(ctx context.Context, args []string) error {
 }
 
 func runWorker(ctx context.Context, args []string) error {
-	s, err := startService(ctx, "worker", "Runs the Temporal worker (workflows and activities). Needs TEMPORAL_ADDRESS and DATABASE_URL.", args)
+	s, err := startService(ctx, "worker", "Runs the Temporal worker (workflows and activities). Needs TEMPORAL_ADDRESS, DATABASE_URL and SERVICEFLOW_LINK_SECRET.", args)
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	cfg, log, reg := s.cfg, s.log, s.reg
+	if cfg.LinkSecret == "" {
+		// Every worker must derive the same customer-link tokens (activities/links.go).
+		return errors.New("SERVICEFLOW_LINK_SECRET is not set: the worker needs the key customer links are made with, the same on every worker")
+	}
 	ctx, cancel := context.WithCancel(ctx) // stops what started if a later step fails
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)

@@ -214,6 +214,9 @@ func TestComposeTopology(t *testing.T) {
 			t.Errorf("%s: SENDGRID_API_KEY is not the key the mock accepts", name)
 		}
 		composeEnv(t, s, "MAIL_FROM")
+		if len(composeEnv(t, s, "SERVICEFLOW_LINK_SECRET")) < minLinkSecret {
+			t.Errorf("%s: SERVICEFLOW_LINK_SECRET is shorter than %d characters", name, minLinkSecret)
+		}
 		composeDependsOn(t, s, "migrate", types.ServiceConditionCompletedSuccessfully)
 		composeDependsOn(t, s, "temporal-namespace", types.ServiceConditionCompletedSuccessfully)
 		composeDependsOn(t, s, "sendgrid", types.ServiceConditionStarted)

@@ -29,6 +29,7 @@ type Config struct {
 	WorkflowPollers   int           `env:"SERVICEFLOW_WORKFLOW_TASK_POLLERS" envDefault:"8" help:"worker: most workflow-task polls kept open on the normal queue, and on the sticky queue (2-100); raise it when temporal_workflow_task_schedule_to_start_latency grows"`
 	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
 	EventsRetention   time.Duration `env:"SERVICEFLOW_EMAIL_EVENTS_RETENTION" envDefault:"168h" help:"api: how long SendGrid webhook events are remembered to skip repeats (at least 24h: SendGrid retries for 24 h)"`
+	LinkSecret        string        `env:"SERVICEFLOW_LINK_SECRET" help:"worker (required): the key customer-link tokens are derived from (HMAC-SHA256), at least 32 characters, the same on every worker; dev: kept in <data dir>/link-secret when unset"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
@@ -44,6 +45,7 @@ type Config struct {
 	ReviewSLA              time.Duration     `env:"SERVICEFLOW_COMPLAINT_REVIEW_SLA" envDefault:"24h" help:"review_dissatisfaction"`
 	EscalationStep         time.Duration     `env:"SERVICEFLOW_COMPLAINT_ESCALATION_STEP" envDefault:"12h" help:"level 1 (service manager) to level 2 (general manager)"`
 	FeedbackWait           time.Duration     `env:"SERVICEFLOW_COMPLAINT_FEEDBACK_WAIT" envDefault:"168h" help:"no feedback after this closes the complaint"`
+	FeedbackReminders      []time.Duration   `env:"SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS" envDefault:"72h" envSeparator:"," help:"when, after the feedback request, an unanswered feedback link is e-mailed again (comma-separated)"`
 	FinanceThreshold       string            `env:"SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD" envDefault:"10000.00 CNY" help:"refund/compensation above it also needs finance"`
 	ContractStepSLA        time.Duration     `env:"SERVICEFLOW_CONTRACT_STEP_SLA" envDefault:"48h" help:"each contract review step (reminder at half of it)"`
 	ContractEscalationStep time.Duration     `env:"SERVICEFLOW_CONTRACT_ESCALATION_STEP" envDefault:"48h" help:"level 1 (reviewer's manager) to level 2 (general manager)"`
@@ -81,6 +83,15 @@ func (c Config) validate() error {
 	}
 	if _, err := c.financeThreshold(); err != nil {
 		errs = append(errs, "SERVICEFLOW_COMPLAINT_FINANCE_THRESHOLD: "+err.Error())
+	}
+	for _, d := range c.FeedbackReminders {
+		if d <= 0 {
+			errs = append(errs, "SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS must be positive durations")
+			break
+		}
+	}
+	if c.LinkSecret != "" && len(c.LinkSecret) < minLinkSecret {
+		errs = append(errs, fmt.Sprintf("SERVICEFLOW_LINK_SECRET must be at least %d characters", minLinkSecret))
 	}
 	if c.EventsRetention < 24*time.Hour {
 		errs = append(errs, "SERVICEFLOW_EMAIL_EVENTS_RETENTION must be at least 24h: SendGrid retries an event for 24 hours")
@@ -153,11 +164,17 @@ func (c Config) ComplaintPolicy() domain.ComplaintPolicy {
 	p.ResponseSLA, p.UrgentResponseSLA, p.TierAResponseSLA = c.ResponseSLA, c.UrgentResponseSLA, c.TierAResponseSLA
 	p.ResolveSLA, p.ApprovalSLA, p.ReviewSLA = c.ResolveSLA, c.ApprovalSLA, c.ReviewSLA
 	p.EscalationStep, p.FeedbackWait = c.EscalationStep, c.FeedbackWait
+	if c.FeedbackReminders != nil {
+		p.FeedbackReminders = c.FeedbackReminders
+	}
 	if m, err := c.financeThreshold(); err == nil {
 		p.FinanceThreshold = m
 	}
 	return p
 }
+
+// minLinkSecret is the shortest SERVICEFLOW_LINK_SECRET taken.
+const minLinkSecret = 32
 
 // BaseURL is the public base of links in e-mails.
 func (c Config) BaseURL() string {

@@ -74,3 +74,32 @@ func TestConfigEmailEventsRetention(t *testing.T) {
 		t.Fatalf("12h: want an error naming the setting, got %v", err)
 	}
 }
+
+// The complaint feedback reminders and the link secret come from the environment; a
+// short secret is refused.
+func TestConfigCustomerLinks(t *testing.T) {
+	c, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.ComplaintPolicy().FeedbackReminders; len(r) != 1 || r[0] != 72*time.Hour {
+		t.Fatalf("default feedback reminders %v", r)
+	}
+	t.Setenv("SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS", "24h,96h")
+	t.Setenv("SERVICEFLOW_LINK_SECRET", strings.Repeat("s", minLinkSecret))
+	if c, err = LoadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.ComplaintPolicy().FeedbackReminders; len(r) != 2 || r[0] != 24*time.Hour || r[1] != 96*time.Hour {
+		t.Fatalf("feedback reminders %v", r)
+	}
+	if w := workerOptions(c, nil, nil, slog.New(slog.DiscardHandler)); w.Activities.Config.LinkSecret == nil {
+		t.Fatal("the worker's activities lack the link secret")
+	}
+	t.Setenv("SERVICEFLOW_LINK_SECRET", "short")
+	t.Setenv("SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS", "-1h")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_LINK_SECRET") ||
+		!strings.Contains(err.Error(), "SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS") {
+		t.Fatalf("want an error naming both settings, got %v", err)
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/serviceflow/serviceflow/devstack"
+	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/worker"
 )
@@ -96,6 +98,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
 		return err
 	}
+	if cfg.LinkSecret == "" {
+		if cfg.LinkSecret, err = devLinkSecret(dataDir); err != nil {
+			return err
+		}
+	}
 	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
@@ -138,4 +145,18 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// devLinkSecret reads the link secret kept in the data directory, making one the first
+// time, so that customer links made before a restart get their reminders after it.
+func devLinkSecret(dataDir string) (string, error) {
+	file := filepath.Join(dataDir, "link-secret")
+	if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) >= minLinkSecret {
+		return strings.TrimSpace(string(b)), nil
+	}
+	secret := domain.NewToken()
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("link secret: %w", err)
+	}
+	return secret, nil
 }

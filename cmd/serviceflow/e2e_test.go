@@ -72,6 +72,7 @@ func startStack(t *testing.T, tweak func(*Config)) *stack {
 	cfg.ResponseSLA, cfg.UrgentResponseSLA, cfg.TierAResponseSLA = time.Minute, 3*time.Second, time.Minute
 	cfg.ResolveSLA, cfg.ApprovalSLA, cfg.ReviewSLA = time.Minute, time.Minute, time.Minute
 	cfg.EscalationStep, cfg.FeedbackWait = 3*time.Second, time.Minute
+	cfg.LinkSecret = "the e2e tests' customer-link secret"
 	// Under -race on a loaded 2-core machine one Update can take long: a 504 then says
 	// "slow", which is not what these tests look at.
 	cfg.UpdateTimeout = 2 * time.Minute
@@ -217,7 +218,8 @@ func items(out map[string]any) []map[string]any {
 	return res
 }
 
-var feedbackLinkRE = regexp.MustCompile(`https?://[^\s"<]+/c/feedback/([A-Za-z0-9_-]+)`)
+// feedbackLinkRE finds a customer link (/c/{token}) in an e-mail.
+var feedbackLinkRE = regexp.MustCompile(`https?://[^\s"<]+/c/([A-Za-z0-9_-]+)`)
 
 func TestComplaintEndToEnd(t *testing.T) {
 	s := startStack(t, nil)
@@ -299,9 +301,18 @@ func TestComplaintEndToEnd(t *testing.T) {
 		t.Fatalf("feedback page: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	resp, err = http.PostForm(s.base+"/c/feedback/"+token, url.Values{"score": {"5"}, "comment": {"Quick and fair"}})
+	if u.Path != "/c/"+token {
+		t.Fatalf("feedback link %s is not a customer link /c/{token}", link)
+	}
+	resp, err = http.PostForm(s.base+"/c/"+token, url.Values{"score": {"5"}, "comment": {"Quick and fair"}})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("feedback post: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// A second answer changes nothing: the link says it was answered.
+	resp, err = http.PostForm(s.base+"/c/"+token, url.Values{"score": {"1"}})
+	if err != nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second feedback post: %v %v", err, resp)
 	}
 	resp.Body.Close()
 

@@ -67,6 +67,8 @@ func (r *faultRun) env() map[string]string {
 		"DATABASE_URL":     r.dbURL,
 		"SENDGRID_API_KEY": faultSendGridKey,
 		"SENDGRID_API_URL": r.gate.srv.URL,
+		// The same on every worker, as in production: a new worker derives the same links.
+		"SERVICEFLOW_LINK_SECRET": "the fault tests' customer-link secret",
 
 		"SERVICEFLOW_COMPLAINT_RESPONSE_SLA":        window,
 		"SERVICEFLOW_COMPLAINT_URGENT_RESPONSE_SLA": window,
@@ -477,7 +479,7 @@ func (r *faultRun) giveFeedback(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest("POST", r.api.base+"/c/feedback/"+token, strings.NewReader(url.Values{"score": {"5"}}.Encode()))
+	req, err := http.NewRequest("POST", r.api.base+"/c/"+token, strings.NewReader(url.Values{"score": {"5"}}.Encode()))
 	if err != nil {
 		return err
 	}

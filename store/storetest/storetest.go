@@ -31,6 +31,11 @@ func ServerURL() string {
 // CreateDB creates a database named after prefix plus a random suffix on the server of
 // DATABASE_URL, migrates it and returns its URL with a func that drops it.
 func CreateDB(ctx context.Context, prefix string) (string, func(), error) {
+	return CreateDBAt(ctx, prefix, 0)
+}
+
+// CreateDBAt is CreateDB with the migrations applied up to version only (0: all).
+func CreateDBAt(ctx context.Context, prefix string, version int64) (string, func(), error) {
 	u, err := url.Parse(ServerURL())
 	if err != nil {
 		return "", nil, err
@@ -64,7 +69,7 @@ func CreateDB(ctx context.Context, prefix string) (string, func(), error) {
 		return "", nil, err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.MigrateTo(ctx, version); err != nil {
 		drop()
 		return "", nil, err
 	}
@@ -74,8 +79,15 @@ func CreateDB(ctx context.Context, prefix string) (string, func(), error) {
 // New returns a Store on a fresh database that is dropped when the test ends.
 func New(t testing.TB, prefix string) *store.Store {
 	t.Helper()
+	return NewAt(t, prefix, 0)
+}
+
+// NewAt is New with the migrations applied up to version only (0: all): a database as
+// an older release left it, for a test to migrate further with Store.Migrate.
+func NewAt(t testing.TB, prefix string, version int64) *store.Store {
+	t.Helper()
 	ctx := context.Background()
-	dbURL, drop, err := CreateDB(ctx, prefix)
+	dbURL, drop, err := CreateDBAt(ctx, prefix, version)
 	if err != nil {
 		t.Fatalf("test database: %v", err)
 	}
