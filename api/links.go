@@ -20,13 +20,14 @@ import (
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/workflows"
 )
 
 // Customer links: GET and POST /c/{token}, one handler for every purpose (no auth: the
 // token is the key). The page of a purpose is the template file
 // templates/links/<purpose>.<locale>.html, found in the embedded files; what every page
 // shares is layout.html and common.<locale>.html. An answer is validated by its
-// purpose's rules (domain.LinkPurposes) and handed to the workflow through the
+// purpose's rules (its process's domain.Process.Links) and handed to the workflow through the
 // customer-link-answer Update, whose validator takes it exactly once.
 
 //go:embed templates/links
@@ -227,6 +228,16 @@ func (s *Server) loadLink(r *linkRequest) bool {
 	return true
 }
 
+// linkPurpose is the purpose of l, as its process declares it in the registry.
+func linkPurpose(l store.CustomerLink) (domain.LinkPurpose, bool) {
+	d, ok := workflows.Lookup(l.Process)
+	if !ok {
+		return domain.LinkPurpose{}, false
+	}
+	p, ok := d.Links[l.Purpose]
+	return p, ok
+}
+
 // closedView is the view of a link that takes no answer now ("" when it takes one).
 func (s *Server) closedView(l store.CustomerLink) string {
 	switch l.StatusAt(s.now().UTC()) {
@@ -235,7 +246,7 @@ func (s *Server) closedView(l store.CustomerLink) string {
 	case domain.LinkExpired:
 		return "expired"
 	}
-	if _, ok := domain.LinkPurposes[l.Purpose]; !ok {
+	if _, ok := linkPurpose(l); !ok {
 		return "unknown"
 	}
 	return ""
@@ -268,7 +279,7 @@ func (s *Server) answerLink(c *gin.Context) {
 		s.renderLink(r, view, linkView{}, nil)
 		return
 	}
-	purpose := domain.LinkPurposes[r.link.Purpose]
+	purpose, _ := linkPurpose(r.link)
 	answer := raw
 	if !r.json {
 		answer = formAnswer(purpose, values)

@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Complaint statuses (API.md).
@@ -144,7 +147,40 @@ var ComplaintProcess = Process{
 	Name: ProcessComplaint, WorkflowType: "ComplaintWorkflow", IDPrefix: "cmp",
 	Viewers:   ComplaintViewerRoles,
 	Overseers: []Role{RoleServiceManager, RoleGeneralManager, RoleAdmin},
+	Links:     map[string]LinkPurpose{PurposeComplaintFeedback: ComplaintFeedbackLink},
 }
 
 // ComplaintWorkflowID is the Temporal workflow id of a complaint.
 func ComplaintWorkflowID(id string) string { return ComplaintProcess.WorkflowID(id) }
+
+// MaxFeedbackComment bounds the comment of a complaint feedback answer (characters).
+const MaxFeedbackComment = 2000
+
+// PurposeComplaintFeedback is the link of the complaint's follow-up: the customer rates
+// the resolution.
+const PurposeComplaintFeedback = "complaint_feedback"
+
+// ComplaintFeedbackLink is what a complaint feedback link asks: a score and a comment.
+var ComplaintFeedbackLink = LinkPurpose{
+	Fields: []FormField{
+		{Name: "score", Type: "integer", Required: true},
+		{Name: "comment", Type: "text"},
+	},
+	Validate: ValidateComplaintFeedback,
+}
+
+// ValidateComplaintFeedback checks a complaint feedback answer: a score of 1 to 5 and an
+// optional comment of at most MaxFeedbackComment characters, nothing else.
+func ValidateComplaintFeedback(answer map[string]any) []FieldError {
+	var errs []FieldError
+	if s, ok := AnswerInt(answer, "score"); !ok || s < 1 || s > 5 {
+		errs = append(errs, FieldError{Field: "score", Message: "must be an integer from 1 to 5"})
+	}
+	if c, ok := answer["comment"]; ok && c != nil {
+		s, isString := c.(string)
+		if !isString || utf8.RuneCountInString(s) > MaxFeedbackComment || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			errs = append(errs, FieldError{Field: "comment", Message: fmt.Sprintf("must be plain text of at most %d characters", MaxFeedbackComment)})
+		}
+	}
+	return append(errs, unknownAnswerFields(answer, "score", "comment")...)
+}

@@ -5,23 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // A customer link is a personal URL e-mailed to a customer, through which the customer
 // answers a process once (ARCHITECTURE.md: "Customer answers arrive through a customer
 // link, never a bare signal from the API"). Its purpose names what is asked.
-const (
-	PurposeComplaintFeedback  = "complaint_feedback"
-	PurposeOrderConfirmation  = "order_confirmation"
-	PurposeDeliveryAcceptance = "delivery_acceptance"
-	PurposeSurvey             = "survey"
-)
+// Each process declares the purposes of its links in its domain.Process (Links), with
+// their constants in its own file.
 
 // Customer link statuses.
 const (
@@ -143,36 +137,6 @@ type ExpireLinkInput struct {
 type LinkPurpose struct {
 	Fields   []FormField
 	Validate func(answer map[string]any) []FieldError
-}
-
-// MaxFeedbackComment bounds the comment of a complaint feedback answer (characters).
-const MaxFeedbackComment = 2000
-
-// LinkPurposes lists the purposes customer links serve today.
-var LinkPurposes = map[string]LinkPurpose{
-	PurposeComplaintFeedback: {
-		Fields: []FormField{
-			{Name: "score", Type: "integer", Required: true},
-			{Name: "comment", Type: "text"},
-		},
-		Validate: ValidateComplaintFeedback,
-	},
-}
-
-// ValidateComplaintFeedback checks a complaint feedback answer: a score of 1 to 5 and an
-// optional comment of at most MaxFeedbackComment characters, nothing else.
-func ValidateComplaintFeedback(answer map[string]any) []FieldError {
-	var errs []FieldError
-	if s, ok := AnswerInt(answer, "score"); !ok || s < 1 || s > 5 {
-		errs = append(errs, FieldError{Field: "score", Message: "must be an integer from 1 to 5"})
-	}
-	if c, ok := answer["comment"]; ok && c != nil {
-		s, isString := c.(string)
-		if !isString || utf8.RuneCountInString(s) > MaxFeedbackComment || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			errs = append(errs, FieldError{Field: "comment", Message: fmt.Sprintf("must be plain text of at most %d characters", MaxFeedbackComment)})
-		}
-	}
-	return append(errs, unknownAnswerFields(answer, "score", "comment")...)
 }
 
 // FeedbackFromAnswer reads a validated complaint feedback answer.

@@ -20,6 +20,10 @@ type Process struct {
 	// Overseers see every task of the process, whoever holds it, and list them with
 	// scope=all.
 	Overseers []Role
+	// Links are the purposes of the customer links the process sends (complaint_feedback,
+	// …): the form of each purpose's page and the check of its answer. The page itself is
+	// api/templates/links/<purpose>.<locale>.html.
+	Links map[string]LinkPurpose
 }
 
 // WorkflowID is the Temporal workflow id of the case with business id id:

@@ -148,7 +148,7 @@ func TestLinkAnswerTakenOnce(t *testing.T) {
 	later := h.answer(4*hour, map[string]any{"score": 2})
 	wrongPurpose := &updateResult{}
 	h.at(4*hour, func() {
-		h.send(wrongPurpose, domain.UpdateLinkAnswer, domain.LinkAnswer{LinkID: testLinkID, Purpose: domain.PurposeSurvey, Answer: map[string]any{"score": 2}})
+		h.send(wrongPurpose, domain.UpdateLinkAnswer, domain.LinkAnswer{LinkID: testLinkID, Purpose: "survey", Answer: map[string]any{"score": 2}})
 	})
 	out := h.run(linkTestArgs{ExpiresIn: 5 * hour, Reminders: []time.Duration{hour, 3 * hour}, Linger: 3 * hour})
 
