@@ -114,7 +114,7 @@ func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg 
 		acfg.Registry = reg[0]
 	}
 	srv := api.New(acfg, st, c, log.With("component", "api"))
-	wh, err := api.NewSendGridWebhook(st, cfg.SendGridWebhookPK, log.With("component", "sendgrid-webhook"))
+	wh, err := api.NewSendGridWebhook(st, cfg.SendGridWebhookPK, cfg.WebhookUnsigned, log.With("component", "sendgrid-webhook"))
 	if err != nil {
 		panic(err) // unreachable: Config.validate has parsed the key
 	}

@@ -175,6 +175,12 @@ func TestComposeTopology(t *testing.T) {
 	if u, err := url.Parse(composeEnv(t, sg, "EVENT_DELIVERY_URL")); err != nil || u.Host != "api:8080" || u.Path != api.SendGridWebhookPath {
 		t.Errorf("sendgrid reports deliveries to %q, not to the api's %s", composeEnv(t, sg, "EVENT_DELIVERY_URL"), api.SendGridWebhookPath)
 	}
+	// The mock's events are unsigned: without a key to check real ones with, the api must
+	// be told to accept them, or every delivery report is refused with 401.
+	if apiEnv := svc("api").Environment; apiEnv["SENDGRID_WEBHOOK_PUBLIC_KEY"] == nil &&
+		composeEnv(t, svc("api"), "SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED") != "true" {
+		t.Error("api has no SENDGRID_WEBHOOK_PUBLIC_KEY and does not allow the mock's unsigned events")
+	}
 
 	// serviceflow api and worker: the image without the dev stack, 2 replicas each, every
 	// required variable pointing at the services above.

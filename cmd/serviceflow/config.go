@@ -33,7 +33,8 @@ type Config struct {
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
 	SendGridAPIURL    string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com" help:"SendGrid base URL"`
-	SendGridWebhookPK string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"ECDSA public key of the SendGrid event webhook"`
+	SendGridWebhookPK string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"ECDSA public key of the SendGrid event webhook; unset: unsigned events are refused (401), except in dev"`
+	WebhookUnsigned   bool   `env:"SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED" envDefault:"false" help:"api: accept unsigned SendGrid webhook events when SENDGRID_WEBHOOK_PUBLIC_KEY is unset (a local mail mock); dev always does"`
 	MailFrom          string `env:"MAIL_FROM" envDefault:"serviceflow <no-reply@serviceflow.example>" help:"sender of every e-mail"`
 
 	ResponseSLA            time.Duration     `env:"SERVICEFLOW_COMPLAINT_RESPONSE_SLA" envDefault:"24h" help:"first response to a complaint"`

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/serviceflow/serviceflow/api"
 	"github.com/serviceflow/serviceflow/devstack"
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/worker"
@@ -32,6 +33,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg = devConfig(cfg)
 	log := newLogger(cfg, os.Stderr)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -107,7 +109,19 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
+// devConfig is what dev changes in the configuration: its webhook accepts unsigned
+// SendGrid events when no SENDGRID_WEBHOOK_PUBLIC_KEY is set (the banner says so), where
+// `serviceflow api` refuses them unless SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED is true.
+func devConfig(cfg Config) Config {
+	cfg.WebhookUnsigned = true
+	return cfg
+}
+
 func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile string) {
+	webhook := "signed events only (SENDGRID_WEBHOOK_PUBLIC_KEY)"
+	if cfg.SendGridWebhookPK == "" && cfg.WebhookUnsigned {
+		webhook = "accepts UNSIGNED events (dev; no SENDGRID_WEBHOOK_PUBLIC_KEY). `serviceflow api` refuses them"
+	}
 	mode := "log (no SENDGRID_API_KEY: e-mails are kept in the outbox and logged)"
 	if cfg.SendGridAPIKey != "" {
 		mode = "sendgrid via " + cfg.SendGridAPIURL
@@ -127,8 +141,10 @@ serviceflow dev is up
   PostgreSQL   %s (%s)
   Tokens       %s
   Mail         %s
+  Webhook      %s%s %s
 Press Ctrl+C to stop.
-`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode)
+`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode,
+		cfg.BaseURL(), api.SendGridWebhookPath, webhook)
 }
 
 // redact hides a password in a database URL.
