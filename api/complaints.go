@@ -199,7 +199,7 @@ func (s *Server) listComplaints(c *gin.Context) {
 		return
 	}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.CursorComplaints)
 	v.oneOf("status", f.Status, false, domain.ComplaintStatuses)
 	if p := v.problem(); p != nil {
 		writeProblem(c, p)

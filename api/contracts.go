@@ -239,7 +239,7 @@ func (s *Server) listContracts(c *gin.Context) {
 		return
 	}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.ContractsCursor(f.Status))
 	v.oneOf("status", f.Status, false, domain.ContractStatuses)
 	if p := v.problem(); p != nil {
 		writeProblem(c, p)

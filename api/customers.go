@@ -137,7 +137,7 @@ func (s *Server) listCustomers(c *gin.Context) {
 		return
 	}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.CursorCustomers)
 	v.oneOf("tier", f.Tier, false, domain.Tiers)
 	if p := v.problem(); p != nil {
 		writeProblem(c, p)

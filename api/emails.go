@@ -42,7 +42,7 @@ func (s *Server) listEmails(c *gin.Context) {
 	}
 	f := store.EmailFilter{To: c.Query("to"), ProcessID: c.Query("process_id")}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.CursorEmails)
 	if p := v.problem(); p != nil {
 		writeProblem(c, p)
 		return

@@ -55,7 +55,7 @@ func (s *Server) listEscalations(c *gin.Context) {
 	}
 	f := store.EscalationFilter{Status: c.Query("status"), ProcessID: c.Query("process_id")}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.CursorEscalations)
 	v.oneOf("status", f.Status, false, []string{store.EscalationOpen, store.EscalationAcknowledged})
 	if l := c.Query("level"); l != "" {
 		n, err := strconv.Atoi(l)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -218,6 +219,10 @@ func newPage[T any](items []T, next string) listPage[T] {
 // writeList answers a list request with one page of items mapped to their DTOs, or with
 // the store's error.
 func writeList[T, D any](s *Server, c *gin.Context, items []T, next string, err error, dto func(T) D) {
+	if errors.Is(err, store.ErrBadCursor) { // listParams checks it first; never a 500
+		writeProblem(c, invalid(domain.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"}))
+		return
+	}
 	if err != nil {
 		s.internal(c, err)
 		return
