@@ -58,18 +58,18 @@ func (a *Activities) RaiseEscalation(ctx context.Context, in domain.EscalationIn
 		return domain.EscalationResult{}, err
 	}
 	data := map[string]any{
-		"escalation_id":   res.EscalationID,
-		"level":           in.Rung.Level,
-		"reason":          in.Reason,
-		"task_id":         in.TaskID,
-		"task_title":      task.Title,
-		"step":            in.Step,
-		"assignee":        task.Assignee,
-		"process":         in.Process,
-		"process_id":      in.ProcessID,
-		"due_at":          formatTime(in.DueAt),
-		"task_url":        a.link("/api/v1/tasks/" + in.TaskID),
-		"escalations_url": a.link("/api/v1/escalations"),
+		"escalation_id":  res.EscalationID,
+		"level":          in.Rung.Level,
+		"reason":         in.Reason,
+		"task_id":        in.TaskID,
+		"task_title":     task.Title,
+		"step":           in.Step,
+		"assignee":       task.Assignee,
+		"process":        in.Process,
+		"process_id":     in.ProcessID,
+		"due_at":         formatTime(in.DueAt),
+		"task_url":       a.link(TaskPage(in.TaskID)),
+		"escalation_url": a.link(EscalationPage(res.EscalationID)),
 	}
 	mail := domain.SendEmailInput{Template: domain.TmplEscalation, Process: in.Process, ProcessID: in.ProcessID, WorkflowID: in.WorkflowID}
 	if err := a.notifyUsers(ctx, res.Targets, escalationKey(in)+"/", mail, data); err != nil {

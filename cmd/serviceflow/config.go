@@ -21,7 +21,7 @@ type Config struct {
 	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" help:"Temporal frontend host:port; dev: embedded server when unset"`
 	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default" help:"Temporal namespace"`
 	HTTPAddr          string        `env:"SERVICEFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080" help:"API listen address"`
-	PublicURL         string        `env:"SERVICEFLOW_PUBLIC_URL" help:"base of links in e-mails (default http://<http addr>)"`
+	PublicURL         string        `env:"SERVICEFLOW_PUBLIC_URL" help:"base of links in e-mails: staff get <base>/tasks/{id} and /escalations/{id}, customers /c/... (default http://<http addr>)"`
 	DataDir           string        `env:"SERVICEFLOW_DATA_DIR" envDefault:".serviceflow" help:"dev: Temporal SQLite, embedded PostgreSQL, dev-tokens.json"`
 	UpdateTimeout     time.Duration `env:"SERVICEFLOW_UPDATE_TIMEOUT" envDefault:"30s" help:"how long completing a task waits for the process before answering 504"`
 	LogLevel          string        `env:"SERVICEFLOW_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
