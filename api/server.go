@@ -17,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
@@ -41,8 +40,9 @@ type Config struct {
 	// answer gives a 503 instead of a hung request. Routes that wait for a workflow get
 	// UpdateTimeout on top.
 	DBTimeout time.Duration
-	// Registry receives the HTTP metrics and is served at /metrics. Nil: a new registry
-	// with the Go and process collectors.
+	// Registry receives the HTTP and read-model metrics. The API does not serve it: the
+	// process serves it on a listener of its own (SERVICEFLOW_METRICS_ADDR), never on the
+	// public port. Nil: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 }
 
@@ -124,10 +124,6 @@ func (s *Server) routes() {
 
 	e.GET("/healthz", func(c *gin.Context) { writeJSON(c, http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError, // one bad collector does not hide the others
-	})))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", s.openapi) })
 
 	e.GET("/c/feedback/:token", s.feedbackPage)

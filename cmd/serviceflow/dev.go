@@ -85,7 +85,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer wst.Close()
 
-	reg := newRegistry() // one /metrics on the API for the worker and the API
+	reg := newRegistry() // one registry for the worker and the API, served on SERVICEFLOW_METRICS_ADDR
 	registerPool(reg, st, "api")
 	registerPool(reg, wst, "worker")
 	tc, err := dialTemporal(ctx, cfg.TemporalAddress, namespace, log, reg)
@@ -96,6 +96,9 @@ func runDev(ctx context.Context, args []string) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
+		return err
+	}
+	if err := serveMetrics(gctx, g, cfg.MetricsAddr, reg, log); err != nil {
 		return err
 	}
 	wopts := workerOptions(cfg, tc, wst, log)
@@ -133,6 +136,10 @@ func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile
 	if ui == "" {
 		ui = "(off)"
 	}
+	metrics := "(off: set SERVICEFLOW_METRICS_ADDR, e.g. 127.0.0.1:9090)"
+	if cfg.MetricsAddr != "" {
+		metrics = "http://" + cfg.MetricsAddr + "/metrics"
+	}
 	fmt.Fprintf(w, `
 serviceflow dev is up
   API          %s/api/v1   (OpenAPI: %s/openapi.yaml)
@@ -142,9 +149,10 @@ serviceflow dev is up
   Tokens       %s
   Mail         %s
   Webhook      %s%s %s
+  Metrics      %s
 Press Ctrl+C to stop.
 `, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode,
-		cfg.BaseURL(), api.SendGridWebhookPath, webhook)
+		cfg.BaseURL(), api.SendGridWebhookPath, webhook, metrics)
 }
 
 // redact hides a password in a database URL.
