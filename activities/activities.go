@@ -124,6 +124,14 @@ func (a *Activities) logger(ctx context.Context) *slog.Logger {
 		"activity", info.ActivityType.Name, "attempt", info.Attempt)
 }
 
+// TaskPage and EscalationPage are the paths, under SERVICEFLOW_PUBLIC_URL, of the pages
+// a member of staff opens from an e-mail: never /api/v1/…, which a browser cannot open
+// without a bearer token.
+func TaskPage(id string) string { return "/tasks/" + id }
+
+// EscalationPage: see TaskPage.
+func EscalationPage(id string) string { return "/escalations/" + id }
+
 // link joins the public base URL and a path.
 func (a *Activities) link(path string) string {
 	return strings.TrimRight(a.Config.PublicURL, "/") + path

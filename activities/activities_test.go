@@ -213,7 +213,7 @@ func TestCreateTaskTwiceStoresOnce(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"recipient_name": "Carol", "task_id": "tsk_A", "task_title": "Respond to Acme", "step": "respond",
 		"process": "complaint", "process_id": "cmp_1", "due_at": "2025-03-02T09:00:00Z",
-		"task_url": "http://sf.test/api/v1/tasks/tsk_A",
+		"task_url": "http://sf.test/tasks/tsk_A",
 	}, e.Data)
 
 	var form, taskCtx string
@@ -462,7 +462,8 @@ func TestRaiseEscalationOnce(t *testing.T) {
 	e := m.sent()[0]
 	assert.Equal(t, domain.TmplEscalation, e.Template)
 	assert.Equal(t, "dave@example.com", e.To.Email)
-	assert.Equal(t, "http://sf.test/api/v1/escalations", e.Data["escalations_url"])
+	assert.Equal(t, "http://sf.test/escalations/"+first.EscalationID, e.Data["escalation_url"])
+	assert.Equal(t, "http://sf.test/tasks/tsk_S", e.Data["task_url"])
 	assert.Equal(t, "Respond to Acme", e.Data["task_title"])
 	assert.Equal(t, 1, e.Data["level"])
 

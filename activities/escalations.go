@@ -70,19 +70,19 @@ func (a *Activities) RaiseEscalation(ctx context.Context, in domain.EscalationIn
 		return domain.EscalationResult{}, err
 	}
 	data := map[string]any{
-		"escalation_id":   res.EscalationID,
-		"level":           in.Rung.Level,
-		"reason":          in.Reason,
-		"task_id":         in.TaskID,
-		"task_title":      task.Title,
-		"step":            in.Step,
-		"assignee":        task.Assignee,
-		"process":         in.Process,
-		"process_id":      in.ProcessID,
-		"due_at":          formatTime(in.DueAt),
-		"task_url":        a.link("/api/v1/tasks/" + in.TaskID),
-		"escalations_url": a.link("/api/v1/escalations"),
-		"subject":         subject,
+		"escalation_id":  res.EscalationID,
+		"level":          in.Rung.Level,
+		"reason":         in.Reason,
+		"task_id":        in.TaskID,
+		"task_title":     task.Title,
+		"step":           in.Step,
+		"assignee":       task.Assignee,
+		"process":        in.Process,
+		"process_id":     in.ProcessID,
+		"due_at":         formatTime(in.DueAt),
+		"task_url":       a.link(TaskPage(in.TaskID)),
+		"escalation_url": a.link(EscalationPage(res.EscalationID)),
+		"subject":        subject,
 	}
 	if in.TaskID == "" { // no task: the e-mail names the subject
 		data["task_title"], data["task_url"] = cmp.Or(in.Title, subject), ""

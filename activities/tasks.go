@@ -240,6 +240,6 @@ func (a *Activities) taskMailData(t store.TaskSnapshot) map[string]any {
 		"process":    t.Process,
 		"process_id": t.ProcessID,
 		"due_at":     formatTime(t.DueAt),
-		"task_url":   a.link("/api/v1/tasks/" + t.ID),
+		"task_url":   a.link(TaskPage(t.ID)),
 	}
 }

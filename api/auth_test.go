@@ -116,7 +116,7 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 	}
 
 	e.do("GET", "/api/v1/customers/cus_acme", "alice", nil).want(http.StatusOK)
-	body := e.do("GET", "/metrics", "", nil).want(http.StatusOK).Body.String()
+	body := e.metricsText().String()
 	if !strings.Contains(body, `serviceflow_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/customers/:id"} 1`) {
 		t.Fatalf("latency histogram by route missing:\n%s", body)
 	}

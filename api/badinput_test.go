@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
 )
 
 // in returns e reporting to t (a subtest).
@@ -278,6 +281,33 @@ func TestBadInput(t *testing.T) {
 		{"link: score out of range, comment too long, unknown field", "POST", "/c/tok_bad", "",
 			map[string]any{"score": 6, "comment": long(2001), "mood": "x"}, 422, []string{"score", "comment", "mood"}},
 		{"link: NUL in the comment", "POST", "/c/tok_bad", "", `{"score":3,"comment":"a\u0000b"}`, 422, []string{"comment"}},
+	}
+	// Every list refuses a cursor it did not issue, with a 422 naming cursor: one that is
+	// not base64, base64 of no JSON object, a decodable cursor of no list (which used to
+	// page from a position matching nothing: 200 and an empty list), one with a field too
+	// many, and a valid cursor of another list.
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	taskCursor := store.Cursor{K: store.CursorTasks, T: time.Now(), N: 1, ID: "tsk_open"}.Encode()
+	complaintCursor := store.Cursor{K: store.CursorComplaints, ID: cmp}.Encode()
+	lists := []struct{ name, path, user, kind, foreign string }{
+		{"tasks", "/api/v1/tasks?scope=group&", "carol", store.CursorTasks, complaintCursor},
+		{"complaints", "/api/v1/complaints?", "carol", store.CursorComplaints, taskCursor},
+		{"contracts", "/api/v1/contracts?", "alice", store.CursorContracts, taskCursor},
+		{"contract ledger", "/api/v1/contracts?status=approved&", "judy", store.CursorLedger, store.Cursor{K: store.CursorContracts, ID: "ctr_1"}.Encode()},
+		{"customers", "/api/v1/customers?", "admin", store.CursorCustomers, complaintCursor},
+		{"escalations", "/api/v1/escalations?", "dave", store.CursorEscalations, taskCursor},
+		{"emails", "/api/v1/emails?", "dave", store.CursorEmails, store.Cursor{K: store.CursorEscalations, T: time.Now(), ID: "esc_1"}.Encode()},
+	}
+	for _, l := range lists {
+		for what, cur := range map[string]string{
+			"not base64":          "bad!",
+			"not a JSON object":   b64(`[1]`),
+			"of no list":          b64(`{"id":"zzz"}`),
+			"with an extra field": b64(`{"k":"` + l.kind + `","t":"2026-01-01T00:00:00Z","id":"zzz","x":1}`),
+			"of another list":     l.foreign,
+		} {
+			rows = append(rows, row{l.name + ": cursor " + what, "GET", l.path + "cursor=" + url.QueryEscape(cur), l.user, nil, 422, []string{"cursor"}})
+		}
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {

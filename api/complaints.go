@@ -163,6 +163,6 @@ func (s *Server) getComplaint(c *gin.Context) {
 func (s *Server) listComplaints(c *gin.Context) {
 	f := store.ComplaintFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
 	if s.listScope(c, domain.ProcessComplaint, func(me string) { f.Owner = me }) {
-		servePage(s, c, &f, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses), s.st.ListComplaints, complaintDTO)
+		servePage(s, c, &f, store.CursorComplaints, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses), s.st.ListComplaints, complaintDTO)
 	}
 }

@@ -194,7 +194,7 @@ func (s *Server) getContract(c *gin.Context) {
 func (s *Server) listContracts(c *gin.Context) {
 	f := store.ContractFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
 	if s.listScope(c, domain.ProcessContract, func(me string) { f.SubmittedBy = me }) {
-		servePage(s, c, &f, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses), s.st.ListContracts, contractDTO)
+		servePage(s, c, &f, store.ContractsCursor(f.Status), &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses), s.st.ListContracts, contractDTO)
 	}
 }
 

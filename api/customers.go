@@ -133,7 +133,7 @@ func (s *Server) listCustomers(c *gin.Context) {
 		}
 		f.Owner = u.Username
 	}
-	servePage(s, c, &f, &f.Limit, &f.Cursor, func(v *checks) {
+	servePage(s, c, &f, store.CursorCustomers, &f.Limit, &f.Cursor, func(v *checks) {
 		v.oneOf("tier", f.Tier, false, domain.Tiers)
 	}, list, customerDTO)
 }

@@ -222,7 +222,7 @@ func pathID(c *gin.Context, name, what string) (string, bool) {
 
 // listParams checks the query of a list into v: every parameter must be text, ?limit=
 // an integer from 1 (capped at 200) and ?cursor= one returned by this list.
-func listParams(c *gin.Context, v *checks) (limit int, cursor string) {
+func listParams(c *gin.Context, v *checks, list string) (limit int, cursor string) {
 	q := c.Request.URL.Query()
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !isText(k) || slices.ContainsFunc(q[k], func(s string) bool { return !isText(s) }) {
@@ -237,7 +237,7 @@ func listParams(c *gin.Context, v *checks) (limit int, cursor string) {
 		limit = min(n, 200)
 	}
 	cursor = c.Query("cursor")
-	if _, _, err := store.DecodeCursor(cursor); err != nil {
+	if _, _, err := store.DecodeCursor(cursor, list); err != nil {
 		v.add("cursor", "is not a cursor returned by this list")
 	}
 	return limit, cursor

@@ -41,5 +41,5 @@ func (s *Server) listEmails(c *gin.Context) {
 		return
 	}
 	f := store.EmailFilter{To: c.Query("to"), ProcessID: c.Query("process_id")}
-	servePage(s, c, &f, &f.Limit, &f.Cursor, nil, s.st.ListEmails, emailDTO)
+	servePage(s, c, &f, store.CursorEmails, &f.Limit, &f.Cursor, nil, s.st.ListEmails, emailDTO)
 }

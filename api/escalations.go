@@ -53,7 +53,7 @@ func (s *Server) listEscalations(c *gin.Context) {
 		return
 	}
 	f := store.EscalationFilter{Status: c.Query("status"), ProcessID: c.Query("process_id")}
-	servePage(s, c, &f, &f.Limit, &f.Cursor, func(v *checks) {
+	servePage(s, c, &f, store.CursorEscalations, &f.Limit, &f.Cursor, func(v *checks) {
 		v.oneOf("status", f.Status, false, []string{store.EscalationOpen, store.EscalationAcknowledged})
 		if l := c.Query("level"); l != "" {
 			n, err := strconv.Atoi(l)

@@ -63,7 +63,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case route == "/healthz" || route == "/readyz" || route == "/metrics":
+	case route == "/healthz" || route == "/readyz":
 		level = slog.LevelDebug
 	}
 	path := c.Request.URL.Path

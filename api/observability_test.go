@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -21,12 +23,23 @@ import (
 	"github.com/serviceflow/serviceflow/store"
 )
 
-// scrape GETs /metrics and parses it as Prometheus does.
+// metricsText is what the process serves of the API's registry on its metrics listener
+// (SERVICEFLOW_METRICS_ADDR): the API's handler does not serve it.
+func (e *env) metricsText() *bytes.Buffer {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	promhttp.HandlerFor(e.srv.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != http.StatusOK {
+		e.t.Fatalf("metrics: %d", w.Code)
+	}
+	return w.Body
+}
+
+// scrape reads the API's metrics and parses them as Prometheus does.
 func (e *env) scrape() map[string]*dto.MetricFamily {
 	e.t.Helper()
-	r := e.do("GET", "/metrics", "", nil).want(http.StatusOK)
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r.Body)
+	fams, err := p.TextToMetricFamilies(e.metricsText())
 	if err != nil {
 		e.t.Fatalf("parse /metrics: %v", err)
 	}
@@ -118,6 +131,20 @@ func TestMetricsFamilies(t *testing.T) {
 	}
 	if f := e.scrape()["serviceflow_escalations_open"]; f != nil && len(f.GetMetric()) > 0 {
 		t.Fatalf("acknowledged escalation still open: %v", f.GetMetric())
+	}
+}
+
+// The public API does not serve /metrics: what the process measures is on a listener
+// of its own, for the operator's scraper only.
+func TestMetricsNotOnThePublicAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.do("GET", "/healthz", "", nil).want(http.StatusOK)
+	for _, user := range []string{"", "admin"} {
+		checkProblem(t, e.do("GET", "/metrics", user, nil), http.StatusNotFound)
+	}
+	if !strings.Contains(e.metricsText().String(), `serviceflow_http_request_duration_seconds_count{code="200",method="GET",route="/healthz"} 1`) {
+		t.Fatal("the registry lacks the request the API served")
 	}
 }
 

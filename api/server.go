@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
@@ -41,8 +41,9 @@ type Config struct {
 	// answer gives a 503 instead of a hung request. Routes that wait for a workflow get
 	// UpdateTimeout on top.
 	DBTimeout time.Duration
-	// Registry receives the HTTP metrics and is served at /metrics. Nil: a new registry
-	// with the Go and process collectors.
+	// Registry receives the HTTP and read-model metrics. The API does not serve it: the
+	// process serves it on a listener of its own (SERVICEFLOW_METRICS_ADDR), never on the
+	// public port. Nil: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 }
 
@@ -126,10 +127,6 @@ func (s *Server) routes() {
 
 	e.GET("/healthz", func(c *gin.Context) { writeJSON(c, http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError, // one bad collector does not hide the others
-	})))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", s.openapi) })
 
 	// Customer links; /c/feedback/{token} is the path of the feedback links e-mailed
@@ -220,11 +217,12 @@ func newPage[T any](items []T, next string) listPage[T] {
 }
 
 // servePage answers one page of a list: it checks the list parameters into *limit and
-// *cursor, then the filter's own fields (check, which may be nil), and lists f.
-func servePage[F, T, D any](s *Server, c *gin.Context, f *F, limit *int, cursor *string,
+// *cursor (a cursor must be one the list named kind issued), then the filter's own
+// fields (check, which may be nil), and lists f.
+func servePage[F, T, D any](s *Server, c *gin.Context, f *F, kind string, limit *int, cursor *string,
 	check func(v *checks), list func(context.Context, F) ([]T, string, error), dto func(T) D) {
 	var v checks
-	*limit, *cursor = listParams(c, &v)
+	*limit, *cursor = listParams(c, &v, kind)
 	if check != nil {
 		check(&v)
 	}
@@ -260,6 +258,10 @@ func statusIn(status string, statuses []string) func(v *checks) {
 // writeList answers a list request with one page of items mapped to their DTOs, or with
 // the store's error.
 func writeList[T, D any](s *Server, c *gin.Context, items []T, next string, err error, dto func(T) D) {
+	if errors.Is(err, store.ErrBadCursor) { // listParams checks it first; never a 500
+		writeProblem(c, invalid(domain.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"}))
+		return
+	}
 	if err != nil {
 		s.internal(c, err)
 		return

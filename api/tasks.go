@@ -105,7 +105,7 @@ func (s *Server) listTasks(c *gin.Context) {
 	f := store.TaskFilter{Scope: c.DefaultQuery("scope", store.ScopeMine), User: u.Username, Groups: u.RoleNames(),
 		Status: c.DefaultQuery("status", domain.TaskOpen), Process: c.Query("process")}
 	var v checks
-	f.Limit, f.Cursor = listParams(c, &v)
+	f.Limit, f.Cursor = listParams(c, &v, store.CursorTasks)
 	v.oneOf("scope", f.Scope, true, []string{store.ScopeMine, store.ScopeGroup, store.ScopeAll})
 	v.oneOf("status", f.Status, true, []string{domain.TaskOpen, domain.TaskCompleted, domain.TaskCancelled})
 	if p := v.problem(); p != nil {

@@ -28,10 +28,11 @@ const SendGridWebhookPath = "/webhooks/sendgrid"
 // for a bounce or a drop) and records a bounce on the e-mail's process. Mount it with
 // Server.Handle; it needs no bearer token.
 type SendGridWebhook struct {
-	st       *store.Store
-	key      *ecdsa.PublicKey // nil: unsigned events are accepted
-	log      *slog.Logger
-	unsigned sync.Once
+	st            *store.Store
+	key           *ecdsa.PublicKey // nil: no signature can be checked
+	allowUnsigned bool             // without a key: accept unsigned events instead of answering 401
+	log           *slog.Logger
+	unsigned      sync.Once
 }
 
 // ParseSendGridWebhookKey decodes the webhook's public key as SendGrid shows it: a
@@ -58,13 +59,16 @@ func ParseSendGridWebhookKey(s string) (*ecdsa.PublicKey, error) {
 	return key, nil
 }
 
-// NewSendGridWebhook returns the webhook handler. With an empty publicKey it accepts
-// unsigned events and logs a warning the first time it does.
-func NewSendGridWebhook(st *store.Store, publicKey string, log *slog.Logger) (*SendGridWebhook, error) {
+// NewSendGridWebhook returns the webhook handler. With a publicKey every event must carry
+// a valid signature. With an empty one, unsigned events are refused with 401 (anyone
+// could otherwise mark e-mails delivered or bounced) unless allowUnsigned is set (dev,
+// or a local mail mock that cannot sign); then they are accepted, with a warning the
+// first time. allowUnsigned does nothing when a key is given.
+func NewSendGridWebhook(st *store.Store, publicKey string, allowUnsigned bool, log *slog.Logger) (*SendGridWebhook, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &SendGridWebhook{st: st, log: log}
+	h := &SendGridWebhook{st: st, log: log, allowUnsigned: allowUnsigned}
 	if strings.TrimSpace(publicKey) != "" {
 		key, err := ParseSendGridWebhookKey(publicKey)
 		if err != nil {
@@ -164,11 +168,23 @@ func (h *SendGridWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // verified checks the signature (timestamp + body, ECDSA P-256 over SHA-256) and answers
-// 401 when it does not hold. Without a key every request passes, with a warning once.
+// 401 when it does not hold. Without a key a request passes only when unsigned events
+// are allowed (with a warning once); else it is refused with 401.
 func (h *SendGridWebhook) verified(w http.ResponseWriter, r *http.Request, body []byte) bool {
 	if h.key == nil {
+		if !h.allowUnsigned {
+			h.unsigned.Do(func() {
+				h.log.Warn("SendGrid webhook: refusing events: SENDGRID_WEBHOOK_PUBLIC_KEY is not set and SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED is not true")
+			})
+			p := problem(http.StatusUnauthorized,
+				"unsigned event webhook requests are refused: this server has no SendGrid webhook public key to verify them with")
+			p.Errors = []domain.FieldError{{Field: eventwebhook.VerificationHTTPHeader,
+				Message: "cannot be verified: SENDGRID_WEBHOOK_PUBLIC_KEY is not configured"}}
+			writeHTTPProblem(w, p)
+			return false
+		}
 		h.unsigned.Do(func() {
-			h.log.Warn("SendGrid webhook: SENDGRID_WEBHOOK_PUBLIC_KEY is not set; accepting unsigned events")
+			h.log.Warn("SendGrid webhook: SENDGRID_WEBHOOK_PUBLIC_KEY is not set; accepting unsigned events (SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED)")
 		})
 		return true
 	}

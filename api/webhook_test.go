@@ -42,7 +42,14 @@ func (e *env) postEvents(k *sendgridtest.SigningKey, body []byte) resp {
 
 func (e *env) mountWebhook(publicKey string, log *slog.Logger) {
 	e.t.Helper()
-	wh, err := NewSendGridWebhook(e.st, publicKey, log)
+	e.mountWebhookUnsigned(publicKey, false, log)
+}
+
+// mountWebhookUnsigned mounts the webhook, accepting unsigned events without a key when
+// allowUnsigned is set.
+func (e *env) mountWebhookUnsigned(publicKey string, allowUnsigned bool, log *slog.Logger) {
+	e.t.Helper()
+	wh, err := NewSendGridWebhook(e.st, publicKey, allowUnsigned, log)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -239,11 +246,34 @@ func (c *logCounter) Handle(context.Context, slog.Record) error {
 func (c *logCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *logCounter) WithGroup(string) slog.Handler      { return c }
 
-func TestSendGridWebhookUnsigned(t *testing.T) {
+// Without a public key, unsigned events are refused unless they are allowed: anyone who
+// can reach the webhook could otherwise mark e-mails delivered or bounced.
+func TestSendGridWebhookUnsignedRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	warnings := &logCounter{}
 	e.mountWebhook("", slog.New(warnings))
+	e.sentEmail("k/1", "", "msg-1")
+	signed := sendgridtest.NewSigningKey(t) // signed, but there is nothing to check it with
+	for _, k := range []*sendgridtest.SigningKey{nil, &signed} {
+		p := e.postEvents(k, sgEvents(t, sgEvent("bounce", "ev-1", "msg-1", "k/1"))).problem(http.StatusUnauthorized)
+		if len(p.Errors) != 1 || p.Errors[0].Field != eventwebhook.VerificationHTTPHeader {
+			t.Errorf("problem does not name the signature header: %+v", p)
+		}
+	}
+	if st := e.emailStatus("k/1"); st != store.EmailSent {
+		t.Fatalf("a refused event changed the e-mail: status %s", st)
+	}
+	if warnings.n != 1 {
+		t.Fatalf("%d warnings, want one about refused events", warnings.n)
+	}
+}
+
+func TestSendGridWebhookUnsignedAllowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	warnings := &logCounter{}
+	e.mountWebhookUnsigned("", true, slog.New(warnings))
 	e.sentEmail("k/1", "", "msg-1")
 	e.postEvents(nil, sgEvents(t, sgEvent("delivered", "ev-1", "msg-1", "k/1"))).want(http.StatusOK)
 	e.postEvents(nil, sgEvents(t, sgEvent("delivered", "ev-2", "msg-1", "k/1"))).want(http.StatusOK)
@@ -277,7 +307,7 @@ func TestParseSendGridWebhookKey(t *testing.T) {
 			t.Errorf("%q: no error", s)
 		}
 	}
-	if _, err := NewSendGridWebhook(nil, "garbage", nil); err == nil {
+	if _, err := NewSendGridWebhook(nil, "garbage", true, nil); err == nil {
 		t.Error("NewSendGridWebhook accepted a bad key")
 	}
 }

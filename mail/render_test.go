@@ -39,16 +39,16 @@ func sampleData() map[string]map[string]any {
 		domain.TmplTaskAssigned: {
 			"recipient_name": "Carol", "task_title": "Evaluate complaint CMP-2024-0001", "step": "evaluate",
 			"process": "complaint", "process_id": "CMP-2024-0001", "due_at": "2024-05-02 10:00 CST",
-			"task_url": "http://127.0.0.1:8080/api/v1/tasks/tsk_1",
+			"task_url": "http://127.0.0.1:8080/tasks/tsk_1",
 		},
 		domain.TmplTaskReminder: {
 			"recipient_name": "Carol", "task_title": "Respond to CMP-2024-0001", "due_at": "2024-05-02 10:00 CST",
-			"n": float64(2), "task_url": "http://127.0.0.1:8080/api/v1/tasks/tsk_1",
+			"n": float64(2), "task_url": "http://127.0.0.1:8080/tasks/tsk_1",
 		},
 		domain.TmplEscalation: {
 			"recipient_name": "Dave", "level": 1, "task_title": "Respond to CMP-2024-0001",
 			"process": "complaint", "process_id": "CMP-2024-0001", "reason": "response SLA breached",
-			"due_at": "2024-05-02 10:00 CST", "escalations_url": "http://127.0.0.1:8080/api/v1/escalations",
+			"due_at": "2024-05-02 10:00 CST", "escalation_url": "http://127.0.0.1:8080/escalations/esc_1",
 		},
 		domain.TmplContractChangesRequested: contractSample(map[string]any{
 			"rejected_step": "countersign_quality", "rejected_by": "frank", "comments": contractComments(),
@@ -283,5 +283,21 @@ func TestEscalationRendersTaskOrSubject(t *testing.T) {
 		}
 		assert.Contains(t, html, "Respond to CMP-2024-0001")
 		assert.Contains(t, html2, "Invoice INV-2026-0001")
+	}
+}
+
+// The staff e-mails carry the page links they are given, in text and as the button.
+func TestEmailRenderStaffLinks(t *testing.T) {
+	samples := sampleData()
+	for name, key := range map[string]string{domain.TmplTaskAssigned: "task_url", domain.TmplTaskReminder: "task_url",
+		domain.TmplEscalation: "escalation_url"} {
+		link := samples[name][key].(string)
+		for _, loc := range domain.Locales {
+			_, text, html, err := Render(name, loc, samples[name])
+			require.NoError(t, err)
+			assert.Contains(t, text, link, "%s/%s text", name, loc)
+			assert.Contains(t, html, `href="`+link+`"`, "%s/%s button", name, loc)
+			assert.NotContains(t, text+html, "/api/v1/", "%s/%s links a person to the JSON API", name, loc)
+		}
 	}
 }

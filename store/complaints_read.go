@@ -74,7 +74,7 @@ type ComplaintFilter struct {
 // ListComplaints returns complaints newest first (ids are time-ordered ULIDs), with the
 // cursor of the next page or "".
 func (s *Store) ListComplaints(ctx context.Context, f ComplaintFilter) ([]Complaint, string, error) {
-	cur, ok, err := DecodeCursor(f.Cursor)
+	cur, ok, err := DecodeCursor(f.Cursor, CursorComplaints)
 	if err != nil {
 		return nil, "", err
 	}
@@ -91,7 +91,7 @@ func (s *Store) ListComplaints(ctx context.Context, f ComplaintFilter) ([]Compla
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := cutPage(out, limit, func(c Complaint) Cursor { return Cursor{ID: c.ID} })
+	out, next := cutPage(out, limit, func(c Complaint) Cursor { return Cursor{K: CursorComplaints, ID: c.ID} })
 	return out, next, nil
 }
 

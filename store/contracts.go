@@ -143,7 +143,7 @@ type ContractFilter struct {
 // ListContracts lists contracts by id (newest first); approved ones (the ledger) are
 // ordered by ledger number.
 func (s *Store) ListContracts(ctx context.Context, f ContractFilter) ([]domain.ContractState, string, error) {
-	cur, has, err := DecodeCursor(f.Cursor)
+	cur, has, err := DecodeCursor(f.Cursor, ContractsCursor(f.Status))
 	if err != nil {
 		return nil, "", err
 	}
@@ -182,7 +182,7 @@ func (s *Store) ListContracts(ctx context.Context, f ContractFilter) ([]domain.C
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = Cursor{ID: keys[limit-1]}.Encode()
+		next = Cursor{K: ContractsCursor(f.Status), ID: keys[limit-1]}.Encode()
 	}
 	return out, next, nil
 }

@@ -1,21 +1,55 @@
 package store
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
+
+	"github.com/serviceflow/serviceflow/domain"
 )
 
-// Cursor is the keyset position of a list: the sort key of the last item and its id.
-// It travels as an opaque base64 string.
+// Cursor is the keyset position of a list: the list it pages (K), the sort key of the
+// last item and its id. It travels as an opaque base64 string.
 type Cursor struct {
-	T  time.Time `json:"t,omitempty"`
+	K  string    `json:"k"`
+	T  time.Time `json:"t,omitzero"`
 	N  int64     `json:"n,omitempty"`
 	ID string    `json:"id"`
 }
 
-// ErrBadCursor is returned for a cursor that does not decode.
+// The lists a cursor pages. A cursor only pages the list that issued it: one of another
+// list, or one without a list, is ErrBadCursor, not a position that happens to match
+// nothing.
+const (
+	CursorTasks       = "tasks"       // T due_at, N priority, ID
+	CursorComplaints  = "complaints"  // ID
+	CursorContracts   = "contracts"   // ID
+	CursorLedger      = "ledger"      // ID: the ledger number (approved contracts)
+	CursorCustomers   = "customers"   // ID
+	CursorEscalations = "escalations" // T raised_at, ID
+	CursorEmails      = "emails"      // T created_at, ID
+)
+
+// cursorKeys tells, for each list, whether its sort key has a time and a number.
+var cursorKeys = map[string]struct{ t, n bool }{
+	CursorTasks: {true, true}, CursorComplaints: {}, CursorContracts: {}, CursorLedger: {},
+	CursorCustomers: {}, CursorEscalations: {t: true}, CursorEmails: {t: true},
+}
+
+// ContractsCursor is the list a contract list's cursor pages: approved contracts (the
+// ledger) are ordered by ledger number, the others by id.
+func ContractsCursor(status string) string {
+	if status == domain.ContractApproved {
+		return CursorLedger
+	}
+	return CursorContracts
+}
+
+// ErrBadCursor is returned for a cursor that does not decode, or is not one the list
+// asked for issues.
 var ErrBadCursor = errors.New("invalid cursor")
 
 // Encode returns the opaque form.
@@ -24,17 +58,28 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// DecodeCursor parses an opaque cursor; the empty string gives the zero cursor.
-func DecodeCursor(s string) (Cursor, bool, error) {
+// DecodeCursor parses an opaque cursor of list; the empty string gives the zero cursor.
+// Anything but a cursor of that list's shape (base64 of one JSON object with exactly its
+// fields) is ErrBadCursor.
+func DecodeCursor(s, list string) (Cursor, bool, error) {
 	if s == "" {
 		return Cursor{}, false, nil
+	}
+	keys, known := cursorKeys[list]
+	if !known {
+		return Cursor{}, false, errors.New("unknown cursor list " + list)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, false, ErrBadCursor
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
 	var c Cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" {
+	if err := dec.Decode(&c); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		return Cursor{}, false, ErrBadCursor
+	}
+	if c.K != list || c.ID == "" || c.T.IsZero() == keys.t || (c.N != 0 && !keys.n) {
 		return Cursor{}, false, ErrBadCursor
 	}
 	return c, true, nil

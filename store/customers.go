@@ -102,7 +102,7 @@ type CustomerFilter struct {
 // ListCustomers returns customers in id (creation) order, with the cursor of the next
 // page or "".
 func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer, string, error) {
-	cur, _, err := DecodeCursor(f.Cursor)
+	cur, _, err := DecodeCursor(f.Cursor, CursorCustomers)
 	if err != nil {
 		return nil, "", err
 	}
@@ -117,7 +117,7 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]Customer
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := cutPage(out, limit, func(c Customer) Cursor { return Cursor{ID: c.ID} })
+	out, next := cutPage(out, limit, func(c Customer) Cursor { return Cursor{K: CursorCustomers, ID: c.ID} })
 	return out, next, nil
 }
 

@@ -338,7 +338,7 @@ func (s *Store) ListEmails(ctx context.Context, f EmailFilter) ([]Email, string,
 		limit = 50
 	}
 	limit = min(limit, 200)
-	cur, ok, err := DecodeCursor(f.Cursor)
+	cur, ok, err := DecodeCursor(f.Cursor, CursorEmails)
 	if err != nil {
 		return nil, "", err
 	}
@@ -383,7 +383,7 @@ func (s *Store) ListEmails(ctx context.Context, f EmailFilter) ([]Email, string,
 	if len(items) > limit {
 		items = items[:limit]
 		last := items[limit-1]
-		next = Cursor{T: last.CreatedAt, ID: last.ID}.Encode()
+		next = Cursor{K: CursorEmails, T: last.CreatedAt, ID: last.ID}.Encode()
 	}
 	return items, next, nil
 }

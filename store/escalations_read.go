@@ -70,7 +70,7 @@ type EscalationFilter struct {
 // ListEscalations returns escalations oldest first (by raised_at, then id), with the
 // cursor of the next page or "".
 func (s *Store) ListEscalations(ctx context.Context, f EscalationFilter) ([]Escalation, string, error) {
-	cur, ok, err := DecodeCursor(f.Cursor)
+	cur, ok, err := DecodeCursor(f.Cursor, CursorEscalations)
 	if err != nil {
 		return nil, "", err
 	}
@@ -91,7 +91,7 @@ func (s *Store) ListEscalations(ctx context.Context, f EscalationFilter) ([]Esca
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := cutPage(out, limit, func(e Escalation) Cursor { return Cursor{T: e.RaisedAt, ID: e.ID} })
+	out, next := cutPage(out, limit, func(e Escalation) Cursor { return Cursor{K: CursorEscalations, T: e.RaisedAt, ID: e.ID} })
 	return out, next, nil
 }
 

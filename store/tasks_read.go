@@ -91,7 +91,7 @@ type TaskFilter struct {
 // ListTasks returns tasks ordered by due time, then priority (highest first), then id,
 // with the cursor of the next page or "". Their Form and Context are not read.
 func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, string, error) {
-	cur, ok, err := DecodeCursor(f.Cursor)
+	cur, ok, err := DecodeCursor(f.Cursor, CursorTasks)
 	if err != nil {
 		return nil, "", err
 	}
@@ -159,7 +159,7 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := cutPage(out, limit, func(t Task) Cursor { return Cursor{T: t.DueAt, N: int64(t.Priority), ID: t.ID} })
+	out, next := cutPage(out, limit, func(t Task) Cursor { return Cursor{K: CursorTasks, T: t.DueAt, N: int64(t.Priority), ID: t.ID} })
 	return out, next, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/serviceflow/serviceflow/activities"
 	"github.com/serviceflow/serviceflow/api"
@@ -100,8 +101,8 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 		WorkflowTaskPollers: cfg.WorkflowPollers}
 }
 
-// newAPI builds the HTTP handler. Its /metrics serves reg when one is given, else a
-// registry of its own.
+// newAPI builds the HTTP handler. Its HTTP metrics go to reg when one is given, else to a
+// registry of its own; it does not serve them (serveMetrics does, on another listener).
 func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
 	acfg := api.Config{
 		PublicURL:       cfg.BaseURL(),
@@ -114,7 +115,7 @@ func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg 
 		acfg.Registry = reg[0]
 	}
 	srv := api.New(acfg, st, c, log.With("component", "api"))
-	wh, err := api.NewSendGridWebhook(st, cfg.SendGridWebhookPK, log.With("component", "sendgrid-webhook"))
+	wh, err := api.NewSendGridWebhook(st, cfg.SendGridWebhookPK, cfg.WebhookUnsigned, log.With("component", "sendgrid-webhook"))
 	if err != nil {
 		panic(err) // unreachable: Config.validate has parsed the key
 	}
@@ -131,14 +132,33 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// metricsHandler serves reg at /metrics: the worker's metrics (the API serves its own).
+// metricsHandler serves reg at /metrics: everything the process measures (API, worker,
+// SDK, pools, runtime).
 func metricsHandler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
+		ErrorHandling: promhttp.ContinueOnError, // one bad collector does not hide the others
 	}))
 	return mux
+}
+
+// serveMetrics serves metricsHandler(reg) on addr (SERVICEFLOW_METRICS_ADDR) in g until
+// ctx ends; with addr "" it does nothing. `api`, `worker` and `dev` (one listener for
+// the one registry its API and worker share) all serve their metrics this way, on a
+// listener of their own and never on the public API port: they tell whoever can reach
+// them how much work there is and who is waiting.
+func serveMetrics(ctx context.Context, g *errgroup.Group, addr string, reg *prometheus.Registry, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SERVICEFLOW_METRICS_ADDR): %w", addr, err)
+	}
+	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	g.Go(func() error { return serveHTTP(ctx, ln, metricsHandler(reg, log), log) })
+	return nil
 }
 
 // serveHTTP serves h on ln until ctx ends, then shuts down gracefully.

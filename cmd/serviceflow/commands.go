@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 
@@ -69,6 +68,10 @@ func runAPI(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
+	if err := serveMetrics(gctx, g, s.cfg.MetricsAddr, s.reg, s.log); err != nil {
+		ln.Close()
+		return err
+	}
 	s.log.Info("serviceflow api listening", "addr", ln.Addr().String())
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(s.cfg, s.tc, s.st, s.log, s.reg), s.log) })
 	g.Go(func() error {
@@ -94,13 +97,8 @@ func runWorker(ctx context.Context, args []string) error {
 	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
 		return err
 	}
-	if cfg.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on %s (SERVICEFLOW_METRICS_ADDR): %w", cfg.MetricsAddr, err)
-		}
-		log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
-		g.Go(func() error { return serveHTTP(gctx, ln, metricsHandler(reg, log), log) })
+	if err := serveMetrics(gctx, g, cfg.MetricsAddr, reg, log); err != nil {
+		return err
 	}
 	g.Go(func() error { return worker.Run(gctx, workerOptions(cfg, s.tc, s.st, log)) })
 	log.Info("serviceflow worker running", "task_queue", domain.TaskQueue)

@@ -175,6 +175,12 @@ func TestComposeTopology(t *testing.T) {
 	if u, err := url.Parse(composeEnv(t, sg, "EVENT_DELIVERY_URL")); err != nil || u.Host != "api:8080" || u.Path != api.SendGridWebhookPath {
 		t.Errorf("sendgrid reports deliveries to %q, not to the api's %s", composeEnv(t, sg, "EVENT_DELIVERY_URL"), api.SendGridWebhookPath)
 	}
+	// The mock's events are unsigned: without a key to check real ones with, the api must
+	// be told to accept them, or every delivery report is refused with 401.
+	if apiEnv := svc("api").Environment; apiEnv["SENDGRID_WEBHOOK_PUBLIC_KEY"] == nil &&
+		composeEnv(t, svc("api"), "SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED") != "true" {
+		t.Error("api has no SENDGRID_WEBHOOK_PUBLIC_KEY and does not allow the mock's unsigned events")
+	}
 
 	// serviceflow api and worker: the image without the dev stack, 2 replicas each, every
 	// required variable pointing at the services above.
@@ -238,9 +244,22 @@ func TestComposeTopology(t *testing.T) {
 	if n := composePortCount(t, apiSvc.Ports[0].Published); n < *apiSvc.Deploy.Replicas {
 		t.Errorf("api publishes %q: %d host port(s) for %d replicas", apiSvc.Ports[0].Published, n, *apiSvc.Deploy.Replicas)
 	}
-	// The workers serve their metrics to the compose network.
-	if h, _ := composeHostPort(t, "SERVICEFLOW_METRICS_ADDR", composeEnv(t, svc("worker"), "SERVICEFLOW_METRICS_ADDR")); h != "0.0.0.0" {
-		t.Errorf("worker metrics on %s, not reachable from other containers", h)
+	// The api and the workers serve their metrics to the compose network, on a port that
+	// is not published to the host and is not the API's.
+	for _, name := range []string{"api", "worker"} {
+		s := svc(name)
+		h, port := composeHostPort(t, "SERVICEFLOW_METRICS_ADDR", composeEnv(t, s, "SERVICEFLOW_METRICS_ADDR"))
+		if h != "0.0.0.0" {
+			t.Errorf("%s metrics on %s, not reachable from other containers", name, h)
+		}
+		if port == "8080" {
+			t.Errorf("%s serves its metrics on the API port", name)
+		}
+		for _, p := range s.Ports {
+			if strconv.Itoa(int(p.Target)) == port {
+				t.Errorf("%s publishes its metrics port %s to the host", name, port)
+			}
+		}
 	}
 
 	// No host port is published twice, and no replicated service pins one host port.

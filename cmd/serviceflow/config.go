@@ -21,20 +21,21 @@ type Config struct {
 	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" help:"Temporal frontend host:port; dev: embedded server when unset"`
 	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default" help:"Temporal namespace"`
 	HTTPAddr          string        `env:"SERVICEFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080" help:"API listen address"`
-	PublicURL         string        `env:"SERVICEFLOW_PUBLIC_URL" help:"base of links in e-mails (default http://<http addr>)"`
+	PublicURL         string        `env:"SERVICEFLOW_PUBLIC_URL" help:"base of links in e-mails: staff get <base>/tasks/{id} and /escalations/{id}, customers /c/... (default http://<http addr>)"`
 	DataDir           string        `env:"SERVICEFLOW_DATA_DIR" envDefault:".serviceflow" help:"dev: Temporal SQLite, embedded PostgreSQL, dev-tokens.json"`
 	UpdateTimeout     time.Duration `env:"SERVICEFLOW_UPDATE_TIMEOUT" envDefault:"30s" help:"how long completing a task waits for the process before answering 504"`
 	LogLevel          string        `env:"SERVICEFLOW_LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat         string        `env:"SERVICEFLOW_LOG_FORMAT" envDefault:"text" help:"text or json"`
 	WorkflowPollers   int           `env:"SERVICEFLOW_WORKFLOW_TASK_POLLERS" envDefault:"8" help:"worker: most workflow-task polls kept open on the normal queue, and on the sticky queue (2-100); raise it when temporal_workflow_task_schedule_to_start_latency grows"`
-	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
+	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"serve Prometheus /metrics here, e.g. 127.0.0.1:9090 (never on the API port; off when unset)"`
 	EventsRetention   time.Duration `env:"SERVICEFLOW_EMAIL_EVENTS_RETENTION" envDefault:"168h" help:"api: how long SendGrid webhook events are remembered to skip repeats (at least 24h: SendGrid retries for 24 h)"`
 	LinkSecret        string        `env:"SERVICEFLOW_LINK_SECRET" help:"worker (required): the key customer-link tokens are derived from (HMAC-SHA256), at least 32 characters, the same on every worker; dev: kept in <data dir>/link-secret when unset"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
 	SendGridAPIURL    string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com" help:"SendGrid base URL"`
-	SendGridWebhookPK string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"ECDSA public key of the SendGrid event webhook"`
+	SendGridWebhookPK string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"ECDSA public key of the SendGrid event webhook; unset: unsigned events are refused (401), except in dev"`
+	WebhookUnsigned   bool   `env:"SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED" envDefault:"false" help:"api: accept unsigned SendGrid webhook events when SENDGRID_WEBHOOK_PUBLIC_KEY is unset (a local mail mock); dev always does"`
 	MailFrom          string `env:"MAIL_FROM" envDefault:"serviceflow <no-reply@serviceflow.example>" help:"sender of every e-mail"`
 
 	ResponseSLA            time.Duration     `env:"SERVICEFLOW_COMPLAINT_RESPONSE_SLA" envDefault:"24h" help:"first response to a complaint"`

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/serviceflow/serviceflow/api"
 	"github.com/serviceflow/serviceflow/devstack"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -34,6 +35,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg = devConfig(cfg)
 	log := newLogger(cfg, os.Stderr)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -85,7 +87,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer wst.Close()
 
-	reg := newRegistry() // one /metrics on the API for the worker and the API
+	reg := newRegistry() // one registry for the worker and the API, served on SERVICEFLOW_METRICS_ADDR
 	registerPool(reg, st, "api")
 	registerPool(reg, wst, "worker")
 	tc, err := dialTemporal(ctx, cfg.TemporalAddress, namespace, log, reg)
@@ -103,6 +105,9 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if err := serveMetrics(gctx, g, cfg.MetricsAddr, reg, log); err != nil {
+		return err
+	}
 	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
@@ -114,7 +119,19 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
+// devConfig is what dev changes in the configuration: its webhook accepts unsigned
+// SendGrid events when no SENDGRID_WEBHOOK_PUBLIC_KEY is set (the banner says so), where
+// `serviceflow api` refuses them unless SERVICEFLOW_WEBHOOK_ALLOW_UNSIGNED is true.
+func devConfig(cfg Config) Config {
+	cfg.WebhookUnsigned = true
+	return cfg
+}
+
 func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile string) {
+	webhook := "signed events only (SENDGRID_WEBHOOK_PUBLIC_KEY)"
+	if cfg.SendGridWebhookPK == "" && cfg.WebhookUnsigned {
+		webhook = "accepts UNSIGNED events (dev; no SENDGRID_WEBHOOK_PUBLIC_KEY). `serviceflow api` refuses them"
+	}
 	mode := "log (no SENDGRID_API_KEY: e-mails are kept in the outbox and logged)"
 	if cfg.SendGridAPIKey != "" {
 		mode = "sendgrid via " + cfg.SendGridAPIURL
@@ -126,6 +143,10 @@ func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile
 	if ui == "" {
 		ui = "(off)"
 	}
+	metrics := "(off: set SERVICEFLOW_METRICS_ADDR, e.g. 127.0.0.1:9090)"
+	if cfg.MetricsAddr != "" {
+		metrics = "http://" + cfg.MetricsAddr + "/metrics"
+	}
 	fmt.Fprintf(w, `
 serviceflow dev is up
   API          %s/api/v1   (OpenAPI: %s/openapi.yaml)
@@ -134,8 +155,11 @@ serviceflow dev is up
   PostgreSQL   %s (%s)
   Tokens       %s
   Mail         %s
+  Webhook      %s%s %s
+  Metrics      %s
 Press Ctrl+C to stop.
-`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode)
+`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode,
+		cfg.BaseURL(), api.SendGridWebhookPath, webhook, metrics)
 }
 
 // redact hides a password in a database URL.

@@ -221,6 +221,42 @@ func items(out map[string]any) []map[string]any {
 // feedbackLinkRE finds a customer link (/c/{token}) in an e-mail.
 var feedbackLinkRE = regexp.MustCompile(`https?://[^\s"<]+/c/([A-Za-z0-9_-]+)`)
 
+// staffLinkRE finds the link of a staff e-mail to a task's or an escalation's page.
+var staffLinkRE = regexp.MustCompile(`https?://[^\s"<]+/(?:tasks|escalations)/[A-Za-z0-9_]+`)
+
+// staffLink waits for an e-mail to `to` whose text links the page of the task or
+// escalation id, and returns that link, checking that the HTML button has it too.
+func (s *stack) staffLink(to, id string) string {
+	s.t.Helper()
+	var link string
+	eventually(s.t, 20*time.Second, "an e-mail to "+to+" linking "+id, func() bool {
+		for _, m := range s.sg.find(func(m sentMail) bool { return m.To == to }) {
+			for _, l := range staffLinkRE.FindAllString(m.Text, -1) {
+				if strings.HasSuffix(l, "/"+id) && strings.Contains(m.HTML, `href="`+l+`"`) {
+					link = l
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return link
+}
+
+// apiPathOf maps the page link of a staff e-mail (SERVICEFLOW_PUBLIC_URL + /tasks/{id} or
+// /escalations/{id}, a page a person opens) to the API resource that page shows.
+func (s *stack) apiPathOf(link string) string {
+	s.t.Helper()
+	u, err := url.Parse(link)
+	if err != nil || u.Scheme+"://"+u.Host != s.cfg.BaseURL() {
+		s.t.Fatalf("link %q is not under SERVICEFLOW_PUBLIC_URL %s", link, s.cfg.BaseURL())
+	}
+	if strings.HasPrefix(u.Path, "/api/") || !(strings.HasPrefix(u.Path, "/tasks/") || strings.HasPrefix(u.Path, "/escalations/")) {
+		s.t.Fatalf("link %q is not a task or escalation page", link)
+	}
+	return "/api/v1" + u.Path
+}
+
 func TestComplaintEndToEnd(t *testing.T) {
 	s := startStack(t, nil)
 	const customer = "cus_DEMO_NORTHWIND"
@@ -260,8 +296,13 @@ func TestComplaintEndToEnd(t *testing.T) {
 		t.Fatalf("completing a closed task: %d, want 409", code)
 	}
 
+	// carol is e-mailed the respond task's page, and acts on the task it shows.
 	rp := s.findTask("carol", "mine", id, "respond")
-	s.must(200, "carol", "POST", "/api/v1/tasks/"+rp["id"].(string)+"/complete", map[string]any{
+	respondPath := s.apiPathOf(s.staffLink("carol@serviceflow.example", rp["id"].(string)))
+	if got := s.must(200, "carol", "GET", respondPath, nil); got["id"] != rp["id"] || got["step"] != "respond" {
+		t.Fatalf("the e-mailed task page shows %v", got["_raw"])
+	}
+	s.must(200, "carol", "POST", respondPath+"/complete", map[string]any{
 		"action": "respond", "data": map[string]any{"message": "We are sending a technician on Tuesday."}})
 	eventually(t, 20*time.Second, "first-response e-mail", func() bool {
 		return len(s.sg.find(func(m sentMail) bool {
@@ -370,6 +411,7 @@ func TestComplaintEndToEnd(t *testing.T) {
 	eventually(t, 20*time.Second, "dave's escalation e-mail", func() bool {
 		return len(s.sg.find(func(m sentMail) bool { return m.To == "dave@serviceflow.example" && strings.Contains(m.Text, late) })) >= 1
 	})
+	escPath := s.apiPathOf(s.staffLink("dave@serviceflow.example", esc["id"].(string)))
 	eventually(t, 30*time.Second, "level-2 escalation to judy", func() bool {
 		for _, e := range items(s.must(200, "judy", "GET", "/api/v1/escalations?level=2", nil)) {
 			if e["process_id"] == late {
@@ -381,7 +423,7 @@ func TestComplaintEndToEnd(t *testing.T) {
 	s.recordHistory("complaint/"+late, "complaint_unanswered_escalated")
 	s.must(403, "alice", "GET", "/api/v1/escalations", nil)
 	s.must(403, "alice", "POST", "/api/v1/escalations/"+esc["id"].(string)+"/acknowledge", map[string]any{})
-	ack := s.must(200, "dave", "POST", "/api/v1/escalations/"+esc["id"].(string)+"/acknowledge", map[string]any{"comment": "calling them now"})
+	ack := s.must(200, "dave", "POST", escPath+"/acknowledge", map[string]any{"comment": "calling them now"}) // from the e-mail's link
 	if ack["acknowledged_by"] != "dave" || ack["acknowledged_at"] == nil {
 		t.Fatalf("acknowledge: %v", ack["_raw"])
 	}

@@ -73,30 +73,80 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 }
 
-// One registry carries the SDK's metrics and the API's: `serviceflow api` and `dev` serve
-// both on the API's /metrics, `serviceflow worker` on its metrics handler.
+// One registry carries the SDK's metrics and the API's, and the metrics handler serves
+// it all; the API's handler, on the public port, answers 404 on /metrics.
 func TestMetricsShareTheProcessRegistry(t *testing.T) {
 	reg := newRegistry()
 	worker.NewMetricsHandler(reg).WithTags(map[string]string{"namespace": "default"}).Counter("temporal_request").Inc(1)
-	scrape := func(h http.Handler, path string) string {
+	get := func(h http.Handler, path string) *httptest.ResponseRecorder {
 		t.Helper()
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
-		if w.Code != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, w.Code)
-		}
-		return w.Body.String()
+		return w
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	apiBody := scrape(newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet, reg), "/metrics")
-	workerBody := scrape(metricsHandler(reg, quiet), "/metrics")
-	for name, body := range map[string]string{"api": apiBody, "worker": workerBody} {
-		for _, want := range []string{`temporal_request_total{namespace="default"} 1`, "go_goroutines ", "process_cpu_seconds_total "} {
-			if !strings.Contains(body, want) {
-				t.Errorf("%s /metrics lacks %q", name, want)
-			}
+	api := newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet, reg)
+	if w := get(api, "/healthz"); w.Code != http.StatusOK {
+		t.Fatalf("GET /healthz: %d", w.Code)
+	}
+	if w := get(api, "/metrics"); w.Code != http.StatusNotFound {
+		t.Errorf("the public API answers GET /metrics with %d, want 404:\n%.200s", w.Code, w.Body.String())
+	}
+	w := get(metricsHandler(reg, quiet), "/metrics")
+	if w.Code != http.StatusOK {
+		t.Fatalf("metrics handler: %d", w.Code)
+	}
+	for _, want := range []string{`temporal_request_total{namespace="default"} 1`, "go_goroutines ", "process_cpu_seconds_total ",
+		`serviceflow_http_request_duration_seconds_count{code="200",method="GET",route="/healthz"} 1`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// SERVICEFLOW_METRICS_ADDR serves the process's registry on a listener of its own; unset,
+// nothing listens, and the API never serves it.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	g, ctx := errgroup.WithContext(t.Context())
+	if err := serveMetrics(ctx, g, "", newRegistry(), quiet); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	g, gctx := errgroup.WithContext(ctx)
+	addr := freeListenAddr(t)
+	reg := newRegistry()
+	if err := serveMetrics(gctx, g, addr, reg, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := serveMetrics(gctx, g, addr, reg, quiet); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_METRICS_ADDR") {
+		t.Errorf("a second listener on %s: %v, want an error naming SERVICEFLOW_METRICS_ADDR", addr, err)
+	}
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "go_goroutines ") {
+		t.Errorf("GET /metrics on %s: %d, want 200 with the Go runtime metrics", addr, res.StatusCode)
+	}
+	cancel()
+	if err := g.Wait(); err != nil {
+		t.Errorf("metrics server did not stop cleanly: %v", err)
+	}
+}
+
+// freeListenAddr is a 127.0.0.1 address nothing listens on (it was free a moment ago).
+func freeListenAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // The process's /metrics reports its PostgreSQL pool, so an operator sees requests and
