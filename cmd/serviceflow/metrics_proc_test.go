@@ -83,6 +83,7 @@ func TestMetricsListenerInEachMode(t *testing.T) {
 	waitMetrics(t, api, apiMetrics, `pool="api"`, `route="/readyz"`, "temporal_request", "serviceflow_read_model_up 1")
 
 	env["SERVICEFLOW_METRICS_ADDR"] = workerMetrics
+	env["SERVICEFLOW_LINK_SECRET"] = "the metrics test's customer-link secret"
 	delete(env, "SERVICEFLOW_HTTP_ADDR")
 	waitMetrics(t, startProc(t, "worker", bin, env, "worker"), workerMetrics, `pool="worker"`, "temporal_request")
 }
