@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,26 +106,35 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf, err := serverConfig(ip, port, sqlConf)
-	if err != nil {
-		return nil, err
-	}
-
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)
 	logger := serverLogger{slog.New(levelHandler{level, o.Logger.Handler()}).With("component", "temporal")}
-	hosts := map[primitives.ServiceName]static.Hosts{}
-	for name, svc := range conf.Services {
-		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(ip, strconv.Itoa(svc.RPC.GRPCPort)))
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(conf),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(devDynamicConfig()),
-	)
-	if err != nil {
+	var srv temporal.Server
+	for attempt := 1; ; attempt++ {
+		conf, err := serverConfig(ip, port, sqlConf)
+		if err != nil {
+			return nil, err
+		}
+		hosts := map[primitives.ServiceName]static.Hosts{}
+		for name, svc := range conf.Services {
+			hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(ip, strconv.Itoa(svc.RPC.GRPCPort)))
+		}
+		srv, err = temporal.NewServer(
+			temporal.WithConfig(conf),
+			temporal.ForServices(temporal.DefaultServices),
+			temporal.WithStaticHosts(hosts),
+			temporal.WithLogger(logger),
+			temporal.WithDynamicConfigClient(devDynamicConfig()),
+		)
+		if err == nil {
+			break
+		}
+		// The internal services' ports are picked free, and another process may take one
+		// before the server listens on it: pick them again.
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			o.Logger.Warn("temporal: an internal port was taken meanwhile; picking new ones", "attempt", attempt)
+			continue
+		}
 		return nil, fmt.Errorf("create temporal server: %w", err)
 	}
 	if err := srv.Start(); err != nil {
