@@ -21,6 +21,7 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/mail"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/web"
 	"github.com/serviceflow/serviceflow/worker"
 )
 
@@ -100,7 +101,7 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 		WorkflowTaskPollers: cfg.WorkflowPollers}
 }
 
-// newAPI builds the HTTP handler. Its /metrics serves reg when one is given, else a
+// newAPI builds the HTTP handler: the API and, on the same routes' server, the web app. Its /metrics serves reg when one is given, else a
 // registry of its own.
 func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
 	acfg := api.Config{
@@ -119,6 +120,11 @@ func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg 
 		panic(err) // unreachable: Config.validate has parsed the key
 	}
 	srv.Handle(http.MethodPost, api.SendGridWebhookPath, wh)
+	app, err := web.New(web.Config{PublicURL: cfg.BaseURL(), IdleTimeout: cfg.WebIdleTimeout}, srv, st, log.With("component", "web"))
+	if err != nil {
+		panic(err) // unreachable: the templates and catalogues are embedded and tested
+	}
+	app.Mount(srv)
 	return srv.Handler()
 }
 

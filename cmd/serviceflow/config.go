@@ -29,6 +29,7 @@ type Config struct {
 	WorkflowPollers   int           `env:"SERVICEFLOW_WORKFLOW_TASK_POLLERS" envDefault:"8" help:"worker: most workflow-task polls kept open on the normal queue, and on the sticky queue (2-100); raise it when temporal_workflow_task_schedule_to_start_latency grows"`
 	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"worker: serve Prometheus /metrics here, e.g. 0.0.0.0:9090 (api and dev serve it on the API)"`
 	EventsRetention   time.Duration `env:"SERVICEFLOW_EMAIL_EVENTS_RETENTION" envDefault:"168h" help:"api: how long SendGrid webhook events are remembered to skip repeats (at least 24h: SendGrid retries for 24 h)"`
+	WebIdleTimeout    time.Duration `env:"SERVICEFLOW_WEB_IDLE_TIMEOUT" envDefault:"30m" help:"web app: a session unused this long is signed out"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`

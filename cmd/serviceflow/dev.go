@@ -121,6 +121,7 @@ func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile
 	}
 	fmt.Fprintf(w, `
 serviceflow dev is up
+  Web app      %s/   sign in as carol (or any demo user) with password %s
   API          %s/api/v1   (OpenAPI: %s/openapi.yaml)
   Temporal     %s  namespace %s
   Temporal UI  %s
@@ -128,7 +129,7 @@ serviceflow dev is up
   Tokens       %s
   Mail         %s
 Press Ctrl+C to stop.
-`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode)
+`, cfg.BaseURL(), DevPassword, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode)
 }
 
 // redact hides a password in a database URL.
