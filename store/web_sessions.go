@@ -181,3 +181,11 @@ func (s *Store) TaskCustomers(ctx context.Context, ids []string) (map[string]str
 	}
 	return out, rows.Err()
 }
+
+// PruneSignInFailures forgets the failed sign-ins whose window began before cutoff and
+// that lock nobody out any more, and reports how many.
+func (s *Store) PruneSignInFailures(ctx context.Context, cutoff, now time.Time) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM sign_in_failures
+		WHERE first_failed_at < $1 AND (locked_until IS NULL OR locked_until <= $2)`, cutoff, now)
+	return tag.RowsAffected(), err
+}

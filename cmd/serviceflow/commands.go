@@ -77,6 +77,7 @@ func runAPI(ctx context.Context, args []string) error {
 	g.Go(func() error {
 		return pruneEmailEvents(gctx, s.st, s.cfg.EventsRetention, emailEventsPruneEvery, s.log)
 	})
+	g.Go(func() error { return pruneWebSessions(gctx, s.st, s.cfg.WebIdleTimeout, webPruneEvery, s.log) })
 	return g.Wait()
 }
 

@@ -100,6 +100,7 @@ func runDev(ctx context.Context, args []string) error {
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
 	g.Go(func() error { return pruneEmailEvents(gctx, st, cfg.EventsRetention, emailEventsPruneEvery, log) })
+	g.Go(func() error { return pruneWebSessions(gctx, st, cfg.WebIdleTimeout, webPruneEvery, log) })
 
 	banner(os.Stdout, cfg, temporalUI, pg, tokenFile)
 	err = g.Wait()

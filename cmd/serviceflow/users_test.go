@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/store/storetest"
@@ -63,5 +65,60 @@ func TestUsersSetsPassword(t *testing.T) {
 	stdin = strings.NewReader("long-enough-pw\n")
 	if err := runUsers(ctx, []string{"--username", "nobody", "--password-stdin"}); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// The API deletes web sessions unused past the idle timeout and failed sign-ins older
+// than a day that lock nobody out, and keeps the rest.
+func TestPruneWebSessionsLoop(t *testing.T) {
+	st := storetest.New(t, "pruneweb")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := st.CreateUser(ctx, store.UserInput{Username: "carol", Email: "c@example.test", Roles: []string{"customer_service"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := st.CreateWebSession(ctx, "carol", now.Add(-2*time.Hour)); err != nil { // idle 2 h
+		t.Fatal(err)
+	}
+	fresh, err := st.CreateWebSession(ctx, "carol", now.Add(-10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Pool.Exec(ctx, `INSERT INTO sign_in_failures (username, failures, first_failed_at, locked_until) VALUES
+		('old', 2, now() - interval '2 days', NULL),
+		('oldlocked', 5, now() - interval '2 days', now() + interval '1 hour'),
+		('recent', 1, now() - interval '1 hour', NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- pruneWebSessions(ctx, st, 30*time.Minute, 20*time.Millisecond, slog.New(slog.DiscardHandler))
+	}()
+	count := func(q string) int {
+		var n int
+		if err := st.Pool.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (count(`SELECT count(*) FROM web_sessions`) != 1 || count(`SELECT count(*) FROM sign_in_failures`) != 2) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(`SELECT count(*) FROM web_sessions`); n != 1 {
+		t.Fatalf("%d sessions left, want the fresh one", n)
+	}
+	if _, err := st.WebSessionUser(ctx, fresh, time.Now(), 30*time.Minute, 0); err != nil {
+		t.Fatalf("the fresh session was pruned: %v", err)
+	}
+	if n := count(`SELECT count(*) FROM sign_in_failures WHERE username IN ('oldlocked', 'recent')`); n != 2 ||
+		count(`SELECT count(*) FROM sign_in_failures`) != 2 {
+		t.Fatalf("failed sign-ins left: %d of oldlocked and recent", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the loop ended with %v", err)
 	}
 }
