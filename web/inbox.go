@@ -212,6 +212,9 @@ const flashCookie = "sf_flash"
 
 // setFlash keeps a notice for the next page: a catalogue key and its one argument.
 func (a *App) setFlash(w http.ResponseWriter, key, arg string) {
+	if r := []rune(arg); len(r) > 120 { // a cookie holds 4 KiB, and a notice needs no more
+		arg = string(r[:119]) + "…"
+	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.Values{"k": {key}, "a": {arg}}.Encode(), Path: "/",
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode, MaxAge: 60})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -170,4 +171,32 @@ func (e *env) get(path, session string, w interface{ Result() *http.Response }) 
 	e.t.Helper()
 	r := e.reqWith(http.MethodGet, path, session, w.Result().Cookies())
 	return r.Body.String()
+}
+
+// A flash carries a known notice and a bounded argument; a forged one shows nothing.
+func TestFlash(t *testing.T) {
+	e := newEnv(t, Config{})
+	w := httptest.NewRecorder()
+	e.app.setFlash(w, "notice.claimed", strings.Repeat("投诉", 200))
+	c := w.Result().Cookies()[0]
+	if len(c.Value) > 2000 {
+		t.Fatalf("a %d-byte flash cookie", len(c.Value))
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(c)
+	w = httptest.NewRecorder()
+	got := e.app.takeFlash(w, r, e.app.newPage(r, nil))
+	if !strings.HasPrefix(got, "You claimed “投诉投诉") || !strings.HasSuffix(got, "…”.") {
+		t.Fatalf("notice %q", got)
+	}
+	if cl := w.Result().Cookies(); len(cl) != 1 || cl[0].MaxAge >= 0 {
+		t.Fatalf("the flash was not cleared: %+v", cl)
+	}
+	for _, forged := range []string{"k=signin.title&a=x", "k=%zz", ""} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: flashCookie, Value: forged})
+		if got := e.app.takeFlash(httptest.NewRecorder(), r, e.app.newPage(r, nil)); got != "" {
+			t.Errorf("forged flash %q shows %q", forged, got)
+		}
+	}
 }
