@@ -183,3 +183,6 @@ func (Access) MayReviseContract(u store.User, st domain.ContractState) bool {
 func (Access) MayAmendContract(u store.User, st domain.ContractState) bool {
 	return u.Username == st.SubmittedBy || u.HasRole(domain.RoleSalesManager)
 }
+
+// NewAccess returns the access rules over st, as the API applies them.
+func NewAccess(st *store.Store) Access { return Access{st: st} }

@@ -88,7 +88,7 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, st: st, tc: loggingClient{Client: tc, log: log}, log: log, now: time.Now, settle: 3 * time.Second,
-		access: Access{st: st}}
+		access: NewAccess(st)}
 	s.latency = register(cfg.Registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "serviceflow_http_request_duration_seconds",
 		Help:    "HTTP request latency by method, route and status code.",
@@ -107,6 +107,9 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// Access returns the access rules the server applies: the web app asks the same ones.
+func (s *Server) Access() Access { return s.access }
 
 // Handle mounts an extra handler (for example the SendGrid webhook) behind the common
 // middleware (request id, access log, recovery, body limit, the DBTimeout deadline),

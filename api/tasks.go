@@ -78,31 +78,46 @@ func (s *Server) loadTask(c *gin.Context) (store.Task, TaskAccess, bool) {
 	if !ok {
 		return store.Task{}, TaskAccess{}, false
 	}
-	ctx := c.Request.Context()
-	t, err := s.st.TaskByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "task")
-		return t, TaskAccess{}, false
-	}
+	t, a, err := s.TaskFor(c.Request.Context(), me(c), id)
 	if err != nil {
-		s.internal(c, err)
-		return t, TaskAccess{}, false
-	}
-	a, err := s.access.Task(ctx, me(c), t)
-	if err != nil {
-		s.internal(c, err)
-		return t, a, false
-	}
-	if !a.View {
-		notFound(c, "task")
+		s.fail(c, err)
 		return t, a, false
 	}
 	return t, a, true
 }
 
+// TaskFor loads task id with what u may do with it: a 404 *Problem when it does not
+// exist or u may not see it.
+func (s *Server) TaskFor(ctx context.Context, u store.User, id string) (store.Task, TaskAccess, error) {
+	t, err := s.st.TaskByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, TaskAccess{}, problem(http.StatusNotFound, "task not found")
+	}
+	if err != nil {
+		return t, TaskAccess{}, err
+	}
+	a, err := s.access.Task(ctx, u, t)
+	if err != nil {
+		return t, a, err
+	}
+	if !a.View {
+		return t, a, problem(http.StatusNotFound, "task not found")
+	}
+	return t, a, nil
+}
+
+// fail answers err: its status when it is a *Problem, else 500 (or 503).
+func (s *Server) fail(c *gin.Context, err error) {
+	if p, ok := errors.AsType[*Problem](err); ok {
+		writeProblem(c, p)
+		return
+	}
+	s.internal(c, err)
+}
+
 func (s *Server) listTasks(c *gin.Context) {
 	u := me(c)
-	f := store.TaskFilter{Scope: c.DefaultQuery("scope", store.ScopeMine), User: u.Username, Groups: u.RoleNames(),
+	f := store.TaskFilter{Scope: c.DefaultQuery("scope", store.ScopeMine),
 		Status: c.DefaultQuery("status", domain.TaskOpen), Process: c.Query("process")}
 	var v checks
 	f.Limit, f.Cursor = listParams(c, &v, store.CursorTasks)
@@ -112,17 +127,28 @@ func (s *Server) listTasks(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
+	items, next, err := s.ListTasks(c.Request.Context(), u, f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeList(s, c, items, next, nil, taskDTO)
+}
+
+// ListTasks lists a page of u's inbox: f's scope, status, process and page, with User
+// and Groups set to u's. Scope all is for managers and admin (else a 403 *Problem), and a
+// manager sees there the tasks of the processes they oversee.
+func (s *Server) ListTasks(ctx context.Context, u store.User, f store.TaskFilter) ([]store.Task, string, error) {
+	f.User, f.Groups, f.Processes = u.Username, u.RoleNames(), nil
 	if f.Scope == store.ScopeAll {
 		if !s.access.MayListAllTasks(u) {
-			forbidden(c, "only managers and admin list all tasks")
-			return
+			return nil, "", problem(http.StatusForbidden, "only managers and admin list all tasks")
 		}
 		if !u.HasRole(domain.RoleAdmin) {
 			f.Processes = s.access.Overseen(u) // all the tasks of the processes they oversee
 		}
 	}
-	items, next, err := s.st.ListTasks(c.Request.Context(), f)
-	writeList(s, c, items, next, err, taskDTO)
+	return s.st.ListTasks(ctx, f)
 }
 
 func (s *Server) taskDetail(ctx context.Context, t store.Task) (taskDetail, error) {
@@ -154,29 +180,45 @@ func (s *Server) getTask(c *gin.Context) {
 }
 
 func (s *Server) claimTask(c *gin.Context) {
-	t, a, ok := s.loadTask(c)
+	s.changeTask(c, s.ClaimTask)
+}
+
+func (s *Server) unclaimTask(c *gin.Context) {
+	s.changeTask(c, s.UnclaimTask)
+}
+
+// changeTask answers a claim or an unclaim of the :id task.
+func (s *Server) changeTask(c *gin.Context, change func(context.Context, store.User, string) (store.Task, error)) {
+	id, ok := pathID(c, "id", "task")
 	if !ok {
 		return
 	}
-	u := me(c)
-	switch {
-	case !a.Claim:
-		forbidden(c, "only a member of the task's candidate groups may claim it")
-		return
-	case t.Status == domain.TaskOpen && t.Assignee == u.Username:
-		writeJSON(c, http.StatusOK, taskDTO(t)) // already yours
-		return
-	}
-	t, err := s.st.ClaimTask(c.Request.Context(), t.ID, u.Username, s.now())
-	if errors.Is(err, store.ErrConflict) {
-		writeProblem(c, conflict(takenDetail(t)))
-		return
-	}
+	t, err := change(c.Request.Context(), me(c), id)
 	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return
 	}
 	writeJSON(c, http.StatusOK, taskDTO(t))
+}
+
+// ClaimTask has u claim task id: 404 when u may not see it, 403 unless u is a member of
+// its candidate groups, 409 when it is closed or someone else holds it (all *Problem).
+// Claiming a task u already holds is no error.
+func (s *Server) ClaimTask(ctx context.Context, u store.User, id string) (store.Task, error) {
+	t, a, err := s.TaskFor(ctx, u, id)
+	switch {
+	case err != nil:
+		return t, err
+	case !a.Claim:
+		return t, problem(http.StatusForbidden, "only a member of the task's candidate groups may claim it")
+	case t.Status == domain.TaskOpen && t.Assignee == u.Username:
+		return t, nil // already yours
+	}
+	t, err = s.st.ClaimTask(ctx, t.ID, u.Username, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return t, conflict(takenDetail(t))
+	}
+	return t, err
 }
 
 func takenDetail(t store.Task) string {
@@ -186,33 +228,25 @@ func takenDetail(t store.Task) string {
 	return "the task is already claimed by " + t.Assignee
 }
 
-func (s *Server) unclaimTask(c *gin.Context) {
-	t, _, ok := s.loadTask(c)
-	if !ok {
-		return
-	}
-	u := me(c)
+// UnclaimTask has u return task id to its candidate groups: 404 when u may not see it,
+// 409 when it is closed or has no group, 403 unless u holds it (all *Problem).
+func (s *Server) UnclaimTask(ctx context.Context, u store.User, id string) (store.Task, error) {
+	t, _, err := s.TaskFor(ctx, u, id)
 	switch {
+	case err != nil:
+		return t, err
 	case t.Status != domain.TaskOpen:
-		writeProblem(c, conflict("the task is "+t.Status))
-		return
+		return t, conflict("the task is " + t.Status)
 	case t.Assignee != u.Username:
-		forbidden(c, "only the task's assignee may unclaim it")
-		return
+		return t, problem(http.StatusForbidden, "only the task's assignee may unclaim it")
 	case len(t.CandidateGroups) == 0:
-		writeProblem(c, conflict("the task has no candidate group to return to"))
-		return
+		return t, conflict("the task has no candidate group to return to")
 	}
-	t, err := s.st.UnclaimTask(c.Request.Context(), t.ID, u.Username, s.now())
+	t, err = s.st.UnclaimTask(ctx, t.ID, u.Username, s.now())
 	if errors.Is(err, store.ErrConflict) {
-		writeProblem(c, conflict("the task changed meanwhile; reload it"))
-		return
+		return t, conflict("the task changed meanwhile; reload it")
 	}
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, taskDTO(t))
+	return t, err
 }
 
 type completeRequest struct {

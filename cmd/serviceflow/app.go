@@ -22,6 +22,7 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/mail"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/web"
 	"github.com/serviceflow/serviceflow/worker"
 )
 
@@ -101,8 +102,9 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 		WorkflowTaskPollers: cfg.WorkflowPollers}
 }
 
-// newAPI builds the HTTP handler. Its HTTP metrics go to reg when one is given, else to a
-// registry of its own; it does not serve them (serveMetrics does, on another listener).
+// newAPI builds the HTTP handler: the API and, on the same server, the web app. Its HTTP
+// metrics go to reg when one is given, else to a registry of its own; it does not serve
+// them (serveMetrics does, on another listener).
 func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
 	acfg := api.Config{
 		PublicURL:       cfg.BaseURL(),
@@ -120,6 +122,11 @@ func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg 
 		panic(err) // unreachable: Config.validate has parsed the key
 	}
 	srv.Handle(http.MethodPost, api.SendGridWebhookPath, wh)
+	app, err := web.New(web.Config{PublicURL: cfg.BaseURL(), IdleTimeout: cfg.WebIdleTimeout}, srv, st, log.With("component", "web"))
+	if err != nil {
+		panic(err) // unreachable: the templates and catalogues are embedded and tested
+	}
+	app.Mount(srv)
 	return srv.Handler()
 }
 

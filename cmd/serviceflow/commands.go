@@ -1,19 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/sdk/client"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/web"
 	"github.com/serviceflow/serviceflow/worker"
 )
 
@@ -77,6 +80,7 @@ func runAPI(ctx context.Context, args []string) error {
 	g.Go(func() error {
 		return pruneEmailEvents(gctx, s.st, s.cfg.EventsRetention, emailEventsPruneEvery, s.log)
 	})
+	g.Go(func() error { return pruneWebSessions(gctx, s.st, s.cfg.WebIdleTimeout, webPruneEvery, s.log) })
 	return g.Wait()
 }
 
@@ -137,6 +141,7 @@ func runUsers(ctx context.Context, args []string) error {
 	fs := newFlags("users", "Creates (or updates) a user and prints a new bearer token for it.\n"+
 		"  serviceflow users --username zoe --name 'Zoe Z' --email zoe@example.com --roles customer_service\n"+
 		"  serviceflow users --username zoe --token-only     (a new token for an existing user)\n"+
+		"  serviceflow users --username zoe --password-stdin < pw.txt   (set the web sign-in password; no token)\n"+
 		"  serviceflow users --revoke <token>")
 	var in store.UserInput
 	var roles string
@@ -149,6 +154,7 @@ func runUsers(ctx context.Context, args []string) error {
 	fs.StringVar(&in.Delegate, "delegate", "", "username of the out-of-office delegate")
 	tokenOnly := fs.Bool("token-only", false, "only issue a new token for an existing user")
 	revoke := fs.String("revoke", "", "revoke this token and exit")
+	pwStdin := fs.Bool("password-stdin", false, "read a password (first line of standard input) and set it as the user's web sign-in password; no token is printed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -164,7 +170,8 @@ func runUsers(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("--username is required")
 	}
-	if !*tokenOnly {
+	passwordOnly := *pwStdin && in.Email == "" && roles == ""
+	if !*tokenOnly && !passwordOnly {
 		if in.Email == "" || roles == "" {
 			return errors.New("--email and --roles are required to create a user")
 		}
@@ -182,12 +189,41 @@ func runUsers(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if *pwStdin {
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		if err := web.SetPassword(ctx, st, in.Username, pw); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user %q", in.Username)
+		} else if err != nil {
+			return err
+		}
+		fmt.Println("password set for " + in.Username)
+		return nil
+	}
 	tok, err := st.CreateToken(ctx, in.Username, "cli")
 	if err != nil {
 		return err
 	}
 	fmt.Println(tok)
 	return nil
+}
+
+// stdin is where --password-stdin reads (a test replaces it).
+var stdin io.Reader = os.Stdin
+
+// readPassword reads the first line of r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("--password-stdin: standard input has no password")
+	}
+	return pw, nil
 }
 
 func joinRoles() string {

@@ -30,6 +30,7 @@ type Config struct {
 	MetricsAddr       string        `env:"SERVICEFLOW_METRICS_ADDR" help:"serve Prometheus /metrics here, e.g. 127.0.0.1:9090 (never on the API port; off when unset)"`
 	EventsRetention   time.Duration `env:"SERVICEFLOW_EMAIL_EVENTS_RETENTION" envDefault:"168h" help:"api: how long SendGrid webhook events are remembered to skip repeats (at least 24h: SendGrid retries for 24 h)"`
 	LinkSecret        string        `env:"SERVICEFLOW_LINK_SECRET" help:"worker (required): the key customer-link tokens are derived from (HMAC-SHA256), at least 32 characters, the same on every worker; dev: kept in <data dir>/link-secret when unset"`
+	WebIdleTimeout    time.Duration `env:"SERVICEFLOW_WEB_IDLE_TIMEOUT" envDefault:"30m" help:"web app: a session unused this long is signed out"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`

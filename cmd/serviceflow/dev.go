@@ -112,6 +112,7 @@ func runDev(ctx context.Context, args []string) error {
 	g.Go(func() error { return worker.Run(gctx, wopts) })
 	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
 	g.Go(func() error { return pruneEmailEvents(gctx, st, cfg.EventsRetention, emailEventsPruneEvery, log) })
+	g.Go(func() error { return pruneWebSessions(gctx, st, cfg.WebIdleTimeout, webPruneEvery, log) })
 
 	banner(os.Stdout, cfg, temporalUI, pg, tokenFile)
 	err = g.Wait()
@@ -149,6 +150,7 @@ func banner(w io.Writer, cfg Config, ui string, pg *devstack.Postgres, tokenFile
 	}
 	fmt.Fprintf(w, `
 serviceflow dev is up
+  Web app      %s/   sign in as carol (or any demo user) with password %s
   API          %s/api/v1   (OpenAPI: %s/openapi.yaml)
   Temporal     %s  namespace %s
   Temporal UI  %s
@@ -158,7 +160,7 @@ serviceflow dev is up
   Webhook      %s%s %s
   Metrics      %s
 Press Ctrl+C to stop.
-`, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode,
+`, cfg.BaseURL(), DevPassword, cfg.BaseURL(), cfg.BaseURL(), cfg.TemporalAddress, cfg.TemporalNamespace, ui, redact(pg.URL), pgKind, tokenFile, mode,
 		cfg.BaseURL(), api.SendGridWebhookPath, webhook, metrics)
 }
 

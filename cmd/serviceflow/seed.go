@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
+	"github.com/serviceflow/serviceflow/web"
 )
 
 // demoUsers is DOMAIN.md's demo organisation: roles, managers (escalation targets).
@@ -40,8 +42,17 @@ var demoCustomers = []store.CustomerInput{
 	{ID: "cus_DEMO_TAILSPIN", Name: "Tailspin Traders", Email: "accounts@tailspin.example", Locale: "en", Tier: "D", Owner: "aaron", CreditLimit: domain.Money{Amount: "0.00", Currency: "CNY"}},
 }
 
-// seedDemo creates the demo organisation (idempotent) and writes a token per user to
-// tokenFile, keeping tokens from an earlier run that are still valid.
+// DevPassword is every demo user's web sign-in password, set by dev for those who have
+// none yet.
+const DevPassword = "serviceflow-demo"
+
+// devPasswordHash hashes DevPassword once per process: the demo users share it, and
+// argon2id is meant to be slow.
+var devPasswordHash = sync.OnceValues(func() (string, error) { return web.HashPassword(DevPassword) })
+
+// seedDemo creates the demo organisation (idempotent), gives each demo user without a
+// password DevPassword, and writes a token per user to tokenFile, keeping tokens from an
+// earlier run that are still valid.
 func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 	for _, u := range demoUsers {
 		u.Email = u.Username + "@serviceflow.example"
@@ -50,6 +61,17 @@ func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 		}
 		if err := st.CreateUser(ctx, u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
+		}
+		if h, err := st.PasswordHash(ctx, u.Username); err != nil {
+			return fmt.Errorf("user %s: %w", u.Username, err)
+		} else if h == "" {
+			h, err := devPasswordHash()
+			if err != nil {
+				return err
+			}
+			if err := st.SetPasswordHash(ctx, u.Username, h); err != nil {
+				return fmt.Errorf("user %s: password: %w", u.Username, err)
+			}
 		}
 	}
 	for _, c := range demoCustomers {

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium, which .ci/run installs when it is missing.
+const chromiumPath = "/usr/bin/chromium"
+
+// screenshotDir is where the browser tests save their screenshots:
+// SERVICEFLOW_SCREENSHOTS, else <tmp>/serviceflow-screenshots.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("SERVICEFLOW_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "serviceflow-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts a headless Debian chromium with a fresh profile and returns a tab's
+// context. Every console error and uncaught exception of its pages (a script or style
+// refused by the Content-Security-Policy among them) is collected in *errs.
+func browser(t *testing.T, errs *[]string, mu *sync.Mutex) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install chromium fonts-noto-cjk; .ci/run does): %v",
+			chromiumPath, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox, // root
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 720),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.EntryLevelError {
+				*errs = append(*errs, string(e.Entry.Source)+": "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				*errs = append(*errs, "console.error")
+			}
+		case *runtime.EventExceptionThrown:
+			*errs = append(*errs, "exception: "+e.ExceptionDetails.Text)
+		}
+	})
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// TestBrowserSignInToInbox drives the web app in a real browser against the whole
+// stack (as `serviceflow dev` runs it): carol files a complaint through the API, then
+// in chromium mistypes her password, signs in with the demo password through the form,
+// lands on her inbox, opens the Group tab, claims the complaint's evaluate task with its
+// button (htmx, under the strict CSP) and sees it in Mine. Screenshots of the group
+// inbox and of the claimed task are saved (screenshotDir).
+func TestBrowserSignInToInbox(t *testing.T) {
+	var mu sync.Mutex
+	var pageErrs []string
+	s := startStack(t, func(c *Config) {
+		c.ResponseSLA, c.TierAResponseSLA, c.UrgentResponseSLA = 24*time.Hour, 12*time.Hour, time.Hour
+	})
+	ctx := browser(t, &pageErrs, &mu)
+
+	c := s.must(201, "carol", "POST", "/api/v1/complaints", map[string]any{
+		"customer_id": "cus_DEMO_NORTHWIND", "channel": "phone", "subject": "Spindle vibrates at 3000 rpm",
+		"description": "Since the last service the spindle vibrates.",
+	})
+	task := s.findTask("carol", "group", c["id"].(string), "evaluate")
+	row := `tr#task-` + task["id"].(string)
+
+	fail := func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
+		}
+	}
+	fail("sign in with a wrong password", chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, "carol"),
+		chromedp.SendKeys(`#password`, "not her password"),
+		chromedp.Click(`#signin-submit`),
+		chromedp.WaitVisible(`#signin-error`),
+	))
+	signinErr, err := chromedp.Run(ctx, chromedp.Text(`#signin-error`))
+	fail("read the error", err)
+	fail("sign in", chromedp.Do(ctx,
+		chromedp.SendKeys(`#password`, DevPassword),
+		chromedp.Click(`#signin-submit`),
+		chromedp.WaitVisible(`#tab-group`),
+	))
+	h1, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	fail("read the heading", err)
+	cookieJS, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	fail("read document.cookie", err)
+	jar, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+	fail("read the cookies", err)
+	cookies := jar.Cookies
+	htmxOK, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof htmx === "object" && htmx.version === "2.0.11"`))
+	fail("look for htmx", err)
+	if !htmxOK {
+		t.Error("the vendored htmx 2.0.11 did not load")
+	}
+	// The tabs are boosted by htmx: the page is swapped, not reloaded (the marker stays).
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sfMarker = true`))
+	fail("mark the page", err)
+	fail("open the group tab", chromedp.Do(ctx, chromedp.Click(`#tab-group`), chromedp.WaitVisible(row)))
+	boosted, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sfMarker === true && location.search === "?tab=group"`))
+	fail("check the swap", err)
+	if !boosted {
+		t.Error("the Group tab reloaded the page instead of an htmx swap (or did not update the address)")
+	}
+	claimButton, err := chromedp.Run(ctx, chromedp.Nodes(row+` button`))
+	fail("find the claim button", err)
+	groupPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	fail("screenshot the group inbox", err)
+	fail("claim", chromedp.Do(ctx, chromedp.Click(row+` button`), chromedp.WaitVisible(`.notice`), chromedp.WaitVisible(row+` button`)))
+	notice, err := chromedp.Run(ctx, chromedp.Text(`.notice`))
+	fail("read the notice", err)
+	mine, err := chromedp.Run(ctx, chromedp.Text(row))
+	fail("read the claimed row", err)
+	minePNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	fail("screenshot the claimed task", err)
+	if !strings.Contains(signinErr, "Wrong username or password") {
+		t.Errorf("wrong password shows %q", signinErr)
+	}
+	if h1 != "Inbox" {
+		t.Errorf("after sign-in the page's heading is %q, want Inbox", h1)
+	}
+	var session *network.Cookie
+	for _, ck := range cookies {
+		if ck.Name == "sf_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteLax {
+		t.Errorf("session cookie %+v", session)
+	}
+	if strings.Contains(cookieJS, "sf_session") {
+		t.Errorf("scripts can read the session cookie: %q", cookieJS)
+	}
+	if len(claimButton) != 1 {
+		t.Fatalf("%d claim buttons in the row", len(claimButton))
+	}
+	if !strings.Contains(notice, "You claimed") || !strings.Contains(notice, "Spindle vibrates") {
+		t.Errorf("notice after the claim: %q", notice)
+	}
+	for _, want := range []string{"Northwind Machinery", "Complaint", "Evaluate", "left", "Unclaim"} {
+		if !strings.Contains(mine, want) {
+			t.Errorf("the claimed task's row in Mine lacks %q: %q", want, mine)
+		}
+	}
+	if got := s.must(200, "carol", "GET", "/api/v1/tasks/"+task["id"].(string), nil)["assignee"]; got != "carol" {
+		t.Errorf("the API says the task's assignee is %v", got)
+	}
+	dir := screenshotDir(t)
+	for name, png := range map[string][]byte{"inbox-group.png": groupPNG, "inbox-claimed.png": minePNG} {
+		if len(png) < 1000 {
+			t.Fatalf("%s: a %d-byte screenshot", name, len(png))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Cathy's profile says zh-CN: in a browser context of her own, her inbox is in Chinese.
+	cctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	defer cancel()
+	fail("cathy signs in", chromedp.Do(cctx,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, "cathy"),
+		chromedp.SendKeys(`#password`, DevPassword),
+		chromedp.Click(`#signin-submit`),
+		chromedp.WaitVisible(`#tab-group`),
+		chromedp.Click(`#tab-group`),
+		chromedp.WaitVisible(`#inbox-empty`),
+	))
+	zh, err := chromedp.Run(cctx, chromedp.Text(`main`))
+	fail("read cathy's inbox", err)
+	if !strings.Contains(zh, "待办") || !strings.Contains(zh, "小组") || strings.Contains(zh, "Inbox") {
+		t.Errorf("cathy's inbox is not in Chinese: %q", zh)
+	}
+	zhPNG, err := chromedp.Run(cctx, chromedp.FullScreenshot(100))
+	fail("screenshot cathy's inbox", err)
+	if err := os.WriteFile(filepath.Join(dir, "inbox-zh-CN.png"), zhPNG, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	mu.Lock()
+	defer mu.Unlock()
+	// A 401 answer to the wrong password is logged as a failed resource load; anything
+	// else (a CSP refusal, a script error) fails the test.
+	var unexpected []string
+	for _, e := range pageErrs {
+		if !strings.Contains(e, "401") {
+			unexpected = append(unexpected, e)
+		}
+	}
+	if len(unexpected) > 0 {
+		t.Errorf("errors in the pages: %v", unexpected)
+	}
+}

@@ -1,0 +1,320 @@
+// Package web is the web app of issue 11: server-rendered HTML pages (html/template,
+// templates in web/templates) enhanced with htmx (vendored under web/static), served by
+// the API's server on the same address. Pages read and act through the API's own
+// functions (api.Server's ListTasks, ClaimTask, UnclaimTask and api.Access): the app
+// decides no access on its own.
+//
+// Sign-in is by username and password (argon2id); a session is a random token in an
+// HttpOnly, SameSite=Lax cookie (Secure when the public URL is https) of which only the
+// hash is stored, refused after an idle timeout. Failed sign-ins lock the username out
+// for a while. Every state-changing request passes Go's http.CrossOriginProtection, and
+// every response carries a strict Content-Security-Policy that denies framing.
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+
+	"github.com/serviceflow/serviceflow/api"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed i18n/*.json
+var catalogueFS embed.FS
+
+// Config configures the web app.
+type Config struct {
+	// PublicURL is the app's public base URL: https makes the session cookie Secure, and
+	// its origin is trusted by the cross-origin protection (behind a proxy that rewrites
+	// the Host header).
+	PublicURL string
+	// IdleTimeout ends a session nobody used for this long (default 30 min).
+	IdleTimeout time.Duration
+	// MaxAge ends any session this long after sign-in (default 12 h).
+	MaxAge time.Duration
+	// Lockout: failed sign-ins that lock a username out (default 5 within 15 min lock it
+	// for 15 min).
+	Lockout store.LockoutPolicy
+}
+
+// ContentSecurityPolicy is sent with every response of the app: scripts and styles only
+// from the app's own files (no inline script or style), no framing, forms posting only
+// to the app.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// App is the web app.
+type App struct {
+	cfg     Config
+	api     *api.Server
+	access  api.Access
+	st      *store.Store
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	bundle  *i18n.Bundle
+	secure  bool
+	cookie  string
+	handler http.Handler
+	now     func() time.Time
+}
+
+// route is one of the app's routes, in gin's syntax (the API's router mounts them).
+type route struct{ method, path string }
+
+var routes = []route{
+	{http.MethodGet, "/"},
+	{http.MethodGet, "/signin"},
+	{http.MethodPost, "/signin"},
+	{http.MethodPost, "/signout"},
+	{http.MethodPost, "/tasks/:id/claim"},
+	{http.MethodPost, "/tasks/:id/unclaim"},
+	{http.MethodGet, "/static/*file"},
+}
+
+// New builds the app over the API server srv and its store.
+func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, error) {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 12 * time.Hour
+	}
+	if cfg.Lockout.Limit <= 0 {
+		cfg.Lockout = store.LockoutPolicy{Limit: 5, Window: 15 * time.Minute, Lock: 15 * time.Minute}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{cfg: cfg, api: srv, access: srv.Access(), st: st, log: log, now: time.Now, cookie: "sf_session"}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("web: public URL: %w", err)
+		}
+		if u.Scheme == "https" {
+			a.secure, a.cookie = true, "__Host-sf_session" // the prefix pins it to this host, Secure, Path=/
+		}
+	}
+	var err error
+	if a.bundle, err = loadCatalogues(); err != nil {
+		return nil, err
+	}
+	if a.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	cop := http.NewCrossOriginProtection()
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
+			if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+				return nil, fmt.Errorf("web: public URL as a trusted origin: %w", err)
+			}
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
+	a.handler = securityHeaders(cop.Handler(a.mux()))
+	return a, nil
+}
+
+// Mount serves the app's routes on the API server (behind its common middleware).
+func (a *App) Mount(srv *api.Server) {
+	for _, r := range routes {
+		srv.Handle(r.method, r.path, a.handler)
+	}
+}
+
+// Routes lists the app's routes as "METHOD /path" in gin's syntax: pages for people,
+// not part of the JSON API that openapi.yaml describes.
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		out[i] = r.method + " " + r.path
+	}
+	return out
+}
+
+// Handler is the app alone (the tests mount it as the binary does, with Mount).
+func (a *App) Handler() http.Handler { return a.handler }
+
+func (a *App) mux() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", a.home)
+	m.HandleFunc("GET /signin", a.signInPage)
+	m.HandleFunc("POST /signin", a.signIn)
+	m.HandleFunc("POST /signout", a.signOut)
+	m.HandleFunc("POST /tasks/{id}/claim", a.claim)
+	m.HandleFunc("POST /tasks/{id}/unclaim", a.unclaim)
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		files.ServeHTTP(w, r)
+	}))
+	return m
+}
+
+// securityHeaders sets the headers every response of the app carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin answers a state-changing request from another origin.
+func (a *App) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	a.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	p := a.newPage(r, nil)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintln(w, p.T("error.cross_origin"))
+}
+
+// loadCatalogues reads the string catalogues, one per language (web/i18n/<tag>.json).
+func loadCatalogues() (*i18n.Bundle, error) {
+	b := i18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("json", json.Unmarshal)
+	files, err := fs.Glob(catalogueFS, "i18n/*.json")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		buf, err := catalogueFS.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.ParseMessageFileBytes(buf, f); err != nil {
+			return nil, fmt.Errorf("web: catalogue %s: %w", f, err)
+		}
+	}
+	return b, nil
+}
+
+// parsePages parses each page template with the layout.
+func parsePages() (map[string]*template.Template, error) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", f, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// page is what every template gets: the language, the signed-in user (nil when signed
+// out) and the T method that looks a string up in the catalogue.
+type page struct {
+	Lang   string
+	User   *store.User
+	Title  string
+	Notice string
+	Error  string
+	loc    *i18n.Localizer
+	log    *slog.Logger
+}
+
+// T returns the catalogue string id in the page's language, filled from pairs of
+// template-data name and value. A missing string shows its id (and is logged): the
+// catalogue tests keep that from happening.
+func (p page) T(id string, kv ...any) string {
+	var data map[string]any
+	if len(kv) > 0 {
+		data = map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			data[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+	}
+	s, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		p.log.Error("web: catalogue string missing", "id", id, "lang", p.Lang, "err", err)
+		return id
+	}
+	return s
+}
+
+// Has reports whether the catalogue has id (for names with an optional translation).
+func (p page) Has(id string) bool {
+	_, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
+	return err == nil
+}
+
+// newPage is the page of request r for user u (nil: signed out): in the user's language,
+// else the one the browser asks for.
+func (a *App) newPage(r *http.Request, u *store.User) page {
+	var langs []string
+	if u != nil && u.Locale != "" {
+		langs = append(langs, u.Locale)
+	} else if l := r.URL.Query().Get("lang"); l != "" {
+		langs = append(langs, l)
+	}
+	langs = append(langs, r.Header.Get("Accept-Language"))
+	loc := i18n.NewLocalizer(a.bundle, langs...)
+	_, tag, err := loc.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: "app.name"})
+	lang := "en"
+	if err == nil {
+		lang = tag.String()
+	}
+	return page{Lang: lang, User: u, loc: loc, log: a.log}
+}
+
+// render executes the page template name with data (a struct embedding page).
+func (a *App) render(w http.ResponseWriter, status int, name string, data any) {
+	t, ok := a.pages[name]
+	if !ok {
+		panic("web: no template " + name)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		a.log.Error("web: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// internal logs err and answers a plain 500 page.
+func (a *App) internal(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("web: request failed", "path", r.URL.Path, "err", err)
+	p := a.newPage(r, nil)
+	http.Error(w, p.T("error.internal"), http.StatusInternalServerError)
+}
+
+// problemOf returns the *api.Problem in err, if any.
+func problemOf(err error) (*api.Problem, bool) { return errors.AsType[*api.Problem](err) }
