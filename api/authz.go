@@ -22,8 +22,11 @@ type Access struct {
 // Parties are the people and groups with a part in one case, who see it besides the
 // process's viewers.
 type Parties struct {
-	Users  []string      // e.g. the submitter, the customer's owning sales rep
-	Groups []domain.Role // e.g. the departments of a contract's route
+	Users []string // e.g. the submitter, the customer's owning sales rep
+	// UsersRole, when set, is the role Users must still have to see the case (a sales
+	// rep who moved to another job no longer sees their former customers' complaints).
+	UsersRole domain.Role
+	Groups    []domain.Role // e.g. the departments of a contract's route
 }
 
 // process is the registry entry of name (the zero Process for an unknown one: nobody
@@ -40,7 +43,8 @@ func (Access) SeesAll(u store.User, proc string) bool {
 
 // SeesCase reports whether u sees one case of the process with these parties.
 func (a Access) SeesCase(u store.User, proc string, p Parties) bool {
-	return a.SeesAll(u, proc) || slices.Contains(p.Users, u.Username) || u.HasRole(p.Groups...)
+	party := slices.Contains(p.Users, u.Username) && (p.UsersRole == "" || u.HasRole(p.UsersRole))
+	return a.SeesAll(u, proc) || party || u.HasRole(p.Groups...)
 }
 
 // Oversees reports whether u sees every task of the process, whoever holds it.
@@ -154,7 +158,9 @@ func (a Access) MayFileComplaint(u store.User) bool {
 }
 
 // ComplaintParties: the owning sales rep of the complaint's customer.
-func ComplaintParties(c store.Complaint) Parties { return Parties{Users: []string{c.CustomerOwner}} }
+func ComplaintParties(c store.Complaint) Parties {
+	return Parties{Users: []string{c.CustomerOwner}, UsersRole: domain.RoleSalesRep}
+}
 
 // MaySubmitContract: sales reps submit contracts.
 func (Access) MaySubmitContract(u store.User) bool { return u.HasRole(domain.RoleSalesRep) }

@@ -308,12 +308,20 @@ func (s *Server) answerLink(c *gin.Context) {
 	}
 	// The workflow has stored the answer already (a run from before customer links has
 	// not): recording it again changes nothing.
-	switch err := store.RecordLinkAnswer(context.WithoutCancel(ctx), s.st.Pool, r.link.ID, answer, at); {
+	wctx, cancel := s.afterwards(ctx)
+	defer cancel()
+	switch err := store.RecordLinkAnswer(wctx, s.st.Pool, r.link.ID, answer, at); {
 	case err == nil, errors.Is(err, store.ErrConflict):
 	default:
 		s.log.Warn("record link answer", "err", err, "link_id", r.link.ID)
 	}
 	s.renderLink(r, "thanks", linkView{}, nil)
+}
+
+// afterwards is the context of a write that must happen although the customer may have
+// gone away: not cancelled with the request, but bounded by DBTimeout.
+func (s *Server) afterwards(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DBTimeout)
 }
 
 // linkUpdateFailed answers an Update the workflow did not take.
@@ -333,14 +341,19 @@ func (s *Server) linkUpdateFailed(r linkRequest, values map[string]string, err e
 			fields = []domain.FieldError{{Field: "answer", Message: appErr.Message()}}
 		}
 		view = "form"
-	case errors.As(err, &appErr) && (appErr.Type() == domain.ErrTypeLinkExpired ||
-		appErr.Type() == domain.ErrTypeLinkUnknown || appErr.Type() == domain.ErrTypeNotAccepting),
+	case errors.As(err, &appErr) && (appErr.Type() == domain.ErrTypeLinkExpired || appErr.Type() == domain.ErrTypeNotAccepting),
 		errors.As(err, &notFound):
 		// The process takes no answer any more (or has ended): so says the link now.
 		view = "expired"
-		if _, err := store.ExpireCustomerLink(context.WithoutCancel(r.c.Request.Context()), s.st.Pool, r.link.ID); err != nil {
+		wctx, cancel := s.afterwards(r.c.Request.Context())
+		defer cancel()
+		if _, err := store.ExpireCustomerLink(wctx, s.st.Pool, r.link.ID); err != nil {
 			s.log.Warn("expire link", "err", err, "link_id", r.link.ID)
 		}
+	case errors.As(err, &appErr) && appErr.Type() == domain.ErrTypeLinkUnknown:
+		// The run does not know the link (a run that continued as new without it, say):
+		// the link is not to blame, so it stays open and the customer may try again.
+		s.log.Error("answer link: the workflow does not know it", "link_id", r.link.ID, "workflow_id", r.link.WorkflowID)
 	default:
 		s.log.Error("answer link", "err", err, "link_id", r.link.ID, "workflow_id", r.link.WorkflowID)
 	}

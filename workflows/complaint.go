@@ -87,8 +87,7 @@ func ComplaintWorkflow(ctx workflow.Context, in domain.ComplaintInput) (domain.C
 	c.tasks = tasks
 	links, err := NewLinks(ctx, LinksConfig{
 		WorkflowID: c.wfID, Process: domain.ProcessComplaint, ProcessID: in.ID, Tasks: tasks,
-		StatusFn:   func() string { return c.st.Status },
-		Validators: map[string]LinkValidator{domain.PurposeComplaintFeedback: domain.ValidateComplaintFeedback},
+		StatusFn: func() string { return c.st.Status }, Purposes: domain.ComplaintProcess.Links,
 	})
 	if err != nil {
 		return c.state(), err

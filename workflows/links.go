@@ -10,10 +10,6 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
-// LinkValidator checks a customer's answer for one purpose. It must be pure: it runs in
-// the Update validator.
-type LinkValidator func(answer map[string]any) []domain.FieldError
-
 // LinksConfig identifies the process whose customer links a Links helper runs.
 type LinksConfig struct {
 	WorkflowID string
@@ -24,9 +20,10 @@ type LinksConfig struct {
 	Tasks *Tasks
 	// StatusFn returns the process status reported to the customer's request.
 	StatusFn func() string
-	// Validators checks the answer of each purpose this process asks; an answer to a
-	// link of a purpose without one is refused.
-	Validators map[string]LinkValidator
+	// Purposes are the purposes of the links this process sends, with the check of each
+	// answer; an answer to a link of another purpose is refused. Pass the process's
+	// domain.Process.Links, which /c/{token} checks too, so both check alike.
+	Purposes map[string]domain.LinkPurpose
 }
 
 // LinkSpec describes one customer link.
@@ -171,11 +168,14 @@ func (k *Link) Wait(ctx workflow.Context) (LinkOutcome, error) {
 	if err != nil {
 		return LinkOutcome{LinkID: k.id}, err
 	}
-	if err := workflow.Await(ctx, func() bool { return k.remindDone }); err != nil {
-		return LinkOutcome{LinkID: k.id}, err
-	}
 	k.waited = true
 	if k.expired {
+		// A reminder in flight goes out before the link is marked expired. An answer does
+		// not wait for it: the customer's request waits for this run's next waiting point,
+		// and a mail provider that hangs must not hold it up.
+		if err := workflow.Await(ctx, func() bool { return k.remindDone }); err != nil {
+			return LinkOutcome{LinkID: k.id}, err
+		}
 		at := utcNow(ctx)
 		if err := write(ctx, true, domain.ActExpireCustomerLink, domain.ExpireLinkInput{LinkID: k.id, At: at}, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("expire customer link", "link_id", k.id, "error", err)
@@ -252,7 +252,7 @@ func (l *Links) check(ctx workflow.Context, a domain.LinkAnswer) (*Link, error) 
 	if k.expired || k.waited || !utcNow(ctx).Before(k.expiresAt) {
 		return nil, temporal.NewApplicationError("this link has expired", domain.ErrTypeLinkExpired)
 	}
-	validate := l.cfg.Validators[k.spec.Purpose]
+	validate := l.cfg.Purposes[k.spec.Purpose].Validate
 	if validate == nil {
 		return nil, temporal.NewApplicationError("this process takes no answer for "+k.spec.Purpose, domain.ErrTypeLinkUnknown)
 	}

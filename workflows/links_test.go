@@ -30,8 +30,8 @@ func linkTestWorkflow(ctx workflow.Context, args linkTestArgs) (LinkOutcome, err
 	}
 	links, err := NewLinks(ctx, LinksConfig{
 		WorkflowID: linkTestWorkflowID, Process: "test", ProcessID: "lnk_1", Tasks: tasks,
-		StatusFn:   func() string { return status },
-		Validators: map[string]LinkValidator{domain.PurposeComplaintFeedback: domain.ValidateComplaintFeedback},
+		StatusFn: func() string { return status },
+		Purposes: map[string]domain.LinkPurpose{domain.PurposeComplaintFeedback: domain.ComplaintFeedbackLink},
 	})
 	if err != nil {
 		return LinkOutcome{}, err
