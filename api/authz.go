@@ -66,6 +66,18 @@ func (a Access) Overseen(u store.User) []string {
 // MayListAllTasks: managers and admin list every task of the processes they oversee.
 func (Access) MayListAllTasks(u store.User) bool { return u.HasRole(domain.ManagerRoles...) }
 
+// AllTasksOf is what scope=all lists for u: the tasks of the processes u oversees, or
+// (admin, procs nil) every task; ok is false when u may not list all tasks.
+func (a Access) AllTasksOf(u store.User) (procs []string, ok bool) {
+	switch {
+	case !a.MayListAllTasks(u):
+		return nil, false
+	case u.HasRole(domain.RoleAdmin):
+		return nil, true
+	}
+	return a.Overseen(u), true
+}
+
 // TaskAccess is what a user may do with a task.
 type TaskAccess struct {
 	View  bool // see it (else 404)
@@ -137,6 +149,18 @@ func (a Access) ListsCustomers(u store.User) (all, own bool) {
 // SeesCustomer applies the customer view rule.
 func (a Access) SeesCustomer(u store.User, cu store.Customer) bool {
 	return a.SeesAllCustomers(u) || (u.HasRole(domain.RoleSalesRep) && cu.Owner == u.Username)
+}
+
+// MayFileFor: a case of the process is filed for a customer by someone who sees every
+// case of the process, or by the customer's owning sales rep.
+func (a Access) MayFileFor(u store.User, proc string, cu store.Customer) bool {
+	return a.SeesAll(u, proc) || (u.HasRole(domain.RoleSalesRep) && cu.Owner == u.Username)
+}
+
+// CreatesCustomersForAnyone: admin and sales managers create customers for any sales
+// rep; a sales rep only customers they own.
+func (Access) CreatesCustomersForAnyone(u store.User) bool {
+	return u.HasRole(domain.RoleAdmin, domain.RoleSalesManager)
 }
 
 // MayCreateCustomer: admin, sales managers and sales reps.

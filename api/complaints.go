@@ -105,7 +105,7 @@ func (s *Server) createComplaint(c *gin.Context) {
 			s.internal(c, err)
 			return
 		}
-		if err != nil || (!s.access.SeesAll(u, domain.ProcessComplaint) && cu.Owner != u.Username) {
+		if err != nil || !s.access.MayFileFor(u, domain.ProcessComplaint, cu) {
 			v.add("customer_id", "no such customer")
 		}
 	}

@@ -126,7 +126,7 @@ func (s *Server) createContract(c *gin.Context) {
 			s.internal(c, err)
 			return
 		}
-		if err != nil || cu.Owner != u.Username {
+		if err != nil || !s.access.MayFileFor(u, domain.ProcessContract, cu) {
 			v.add("customer_id", "no such customer")
 		}
 	}

@@ -69,7 +69,7 @@ func (s *Server) createCustomer(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ownOnly := !u.HasRole(domain.RoleAdmin, domain.RoleSalesManager)
+	ownOnly := !s.access.CreatesCustomersForAnyone(u)
 	if req.Owner == "" && ownOnly {
 		req.Owner = u.Username
 	}

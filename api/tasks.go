@@ -141,12 +141,11 @@ func (s *Server) listTasks(c *gin.Context) {
 func (s *Server) ListTasks(ctx context.Context, u store.User, f store.TaskFilter) ([]store.Task, string, error) {
 	f.User, f.Groups, f.Processes = u.Username, u.RoleNames(), nil
 	if f.Scope == store.ScopeAll {
-		if !s.access.MayListAllTasks(u) {
+		procs, ok := s.access.AllTasksOf(u)
+		if !ok {
 			return nil, "", problem(http.StatusForbidden, "only managers and admin list all tasks")
 		}
-		if !u.HasRole(domain.RoleAdmin) {
-			f.Processes = s.access.Overseen(u) // all the tasks of the processes they oversee
-		}
+		f.Processes = procs
 	}
 	return s.st.ListTasks(ctx, f)
 }
