@@ -153,11 +153,17 @@ func TestWorkflowRoutesOutlastTheDatabaseDeadline(t *testing.T) {
 	slow := 700 * time.Millisecond
 	e.insertContract("ctr_slow", "alice", domain.ClassStandard, domain.ContractChangesRequested)
 	e.insertTask(taskRow{id: "tsk_slow", groups: []string{"customer_service"}, actions: []string{"accept"}})
+	future := time.Now().Add(time.Hour)
+	insertLink(t, e, "complaint/cmp_slow/feedback/1", "tok-slow", "en", future, "")
+	insertLink(t, e, "complaint/cmp_old/feedback/1", "tok-old", "en", future, domain.UpdateSubmitFeedback)
 	e.tc.mu.Lock()
 	e.tc.startDelay, e.tc.updateDelay = slow, slow
 	e.tc.onUpdate = func(o client.UpdateWorkflowOptions) (any, error) {
-		if o.UpdateName == domain.UpdateCompleteTask {
+		switch o.UpdateName {
+		case domain.UpdateCompleteTask:
 			return domain.CompleteTaskResponse{ProcessStatus: "responding"}, nil
+		case domain.UpdateLinkAnswer, domain.UpdateSubmitFeedback:
+			return domain.LinkAnswerResult{}, nil
 		}
 		return domain.ContractState{ID: "ctr_slow", Status: domain.ContractInReview, SubmittedBy: "alice",
 			ContractVersion: domain.ContractVersion{Revision: 2, Class: domain.ClassStandard}}, nil
@@ -176,6 +182,9 @@ func TestWorkflowRoutesOutlastTheDatabaseDeadline(t *testing.T) {
 		{"/api/v1/complaints", "carol", map[string]any{"customer_id": "cus_acme", "channel": "phone",
 			"subject": "Slow", "description": "The workflow takes its time"}, http.StatusCreated},
 		{"/api/v1/tasks/tsk_slow/complete", "carol", `{"action":"accept","data":{"category":"product","severity":"normal"}}`, http.StatusOK},
+		{"/c/tok-slow", "", map[string]any{"score": 4}, http.StatusOK},         // a customer's answer
+		{"/c/feedback/tok-old", "", map[string]any{"score": 5}, http.StatusOK}, // a link e-mailed before links
+
 	} {
 		start := time.Now()
 		e.do("POST", r.path, r.user, r.body).want(r.want)
