@@ -10,6 +10,9 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorComplaints pages the complaint list by ID.
+var CursorComplaints = cursorList("complaints", false, false)
+
 // Complaint is a row of the complaint read model with its customer's name and owner.
 type Complaint struct {
 	ID              string

@@ -11,6 +11,13 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorContracts pages the contract list by ID; CursorLedger the approved contracts
+// (the ledger) by ledger number.
+var (
+	CursorContracts = cursorList("contracts", false, false)
+	CursorLedger    = cursorList("ledger", false, false)
+)
+
 // UpsertContract inserts (first call, with in) or replaces the contract row from the
 // workflow's state. The review record is kept in contract_reviews, not in state.
 func UpsertContract(ctx context.Context, q Querier, st domain.ContractState, workflowID string) error {

@@ -20,23 +20,20 @@ type Cursor struct {
 	ID string    `json:"id"`
 }
 
-// The lists a cursor pages. A cursor only pages the list that issued it: one of another
-// list, or one without a list, is ErrBadCursor, not a position that happens to match
-// nothing.
-const (
-	CursorTasks       = "tasks"       // T due_at, N priority, ID
-	CursorComplaints  = "complaints"  // ID
-	CursorContracts   = "contracts"   // ID
-	CursorLedger      = "ledger"      // ID: the ledger number (approved contracts)
-	CursorCustomers   = "customers"   // ID
-	CursorEscalations = "escalations" // T raised_at, ID
-	CursorEmails      = "emails"      // T created_at, ID
-)
+// cursorKeys tells, for each list a cursor pages, whether its sort key has a time and a
+// number. A cursor only pages the list that issued it: one of another list, or one
+// without a list, is ErrBadCursor, not a position that happens to match nothing. Each
+// list declares itself with cursorList beside its query, so a new list is its own file.
+var cursorKeys = map[string]struct{ t, n bool }{}
 
-// cursorKeys tells, for each list, whether its sort key has a time and a number.
-var cursorKeys = map[string]struct{ t, n bool }{
-	CursorTasks: {true, true}, CursorComplaints: {}, CursorContracts: {}, CursorLedger: {},
-	CursorCustomers: {}, CursorEscalations: {t: true}, CursorEmails: {t: true},
+// cursorList declares a list that cursors page and the shape of its sort key (a time
+// T, a number N, and always an ID), and returns its name.
+func cursorList(name string, t, n bool) string {
+	if _, dup := cursorKeys[name]; dup {
+		panic("store: two cursor lists named " + name)
+	}
+	cursorKeys[name] = struct{ t, n bool }{t, n}
+	return name
 }
 
 // ContractsCursor is the list a contract list's cursor pages: approved contracts (the

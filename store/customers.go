@@ -12,6 +12,9 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorCustomers pages the customer list by ID.
+var CursorCustomers = cursorList("customers", false, false)
+
 // Customer is a customer record.
 type Customer struct {
 	ID          string

@@ -12,6 +12,9 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorEmails pages the outbox list: T created_at, ID.
+var CursorEmails = cursorList("emails", true, false)
+
 // E-mail outbox statuses.
 const (
 	EmailQueued    = "queued"

@@ -11,6 +11,9 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorEscalations pages the escalation list: T raised_at, ID.
+var CursorEscalations = cursorList("escalations", true, false)
+
 // Escalation is a recorded SLA breach that a manager must acknowledge.
 type Escalation struct {
 	ID             string

@@ -12,6 +12,9 @@ import (
 	"github.com/serviceflow/serviceflow/domain"
 )
 
+// CursorTasks pages the task lists: T due_at, N priority, ID.
+var CursorTasks = cursorList("tasks", true, true)
+
 // Task is a row of the human-task inbox.
 type Task struct {
 	ID              string
