@@ -28,14 +28,12 @@ var templateFS embed.FS
 // commonFile is the name of each locale's shared layout pieces.
 const commonFile = "common.tmpl"
 
-// optionalKeys are the data keys a template may go without; any other missing key fails.
-var optionalKeys = map[string][]string{
-	domain.TmplComplaintResolution: {"amount"},
-}
-
 type templateSet struct {
 	text *texttemplate.Template
 	html *htmltemplate.Template
+	// optional are the data keys the template may go without (its "optional" block, a
+	// list of names); any other missing key fails.
+	optional []string
 }
 
 // templates[locale][name], parsed once at start-up: the files are embedded, so a parse
@@ -111,7 +109,15 @@ func parseTemplate(fsys fs.FS, name string, files ...string) (templateSet, error
 	if h.Lookup("html") == nil {
 		return templateSet{}, errors.New(`defines no "html"`)
 	}
-	return templateSet{text: t, html: h}, nil
+	set := templateSet{text: t, html: h}
+	if o := t.Lookup("optional"); o != nil {
+		var b bytes.Buffer
+		if err := o.Execute(&b, nil); err != nil {
+			return templateSet{}, fmt.Errorf("optional: %w", err)
+		}
+		set.optional = strings.Fields(b.String())
+	}
+	return set, nil
 }
 
 // templateNames lists the template names of every locale in sets, sorted, once each.
@@ -145,8 +151,8 @@ func Render(template, locale string, data map[string]any) (subject, text, html s
 	if !ok {
 		return "", "", "", fmt.Errorf("mail: unknown template %q", template)
 	}
-	d := make(map[string]any, len(data)+len(optionalKeys[template]))
-	for _, k := range optionalKeys[template] {
+	d := make(map[string]any, len(data)+len(set.optional))
+	for _, k := range set.optional {
 		d[k] = ""
 	}
 	for k, v := range data {
