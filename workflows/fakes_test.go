@@ -53,6 +53,8 @@ type fakes struct {
 	failFeedback func(attempt int) error
 	// failDeliver, when set, can fail a DeliverEmails attempt (it is then retried).
 	failDeliver func(in domain.DeliverEmailsInput, attempt int) error
+	// failLinkReminder, when set, can fail a SendLinkReminder attempt (it is then retried).
+	failLinkReminder func(in domain.LinkReminderInput) error
 }
 
 func (f *fakes) record(name string, in any) {
@@ -207,6 +209,11 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	})
 	reg(domain.ActSendLinkReminder, func(_ context.Context, in domain.LinkReminderInput) (domain.LinkReminderResult, error) {
 		f.record(domain.ActSendLinkReminder, in)
+		if f.failLinkReminder != nil {
+			if err := f.failLinkReminder(in); err != nil {
+				return domain.LinkReminderResult{}, err
+			}
+		}
 		return domain.LinkReminderResult{Email: domain.SendEmailResult{EmailID: "eml_" + in.Template, Status: "sent"}}, nil
 	})
 	reg(domain.ActRecordLinkAnswer, func(_ context.Context, in domain.RecordLinkAnswerInput) error {

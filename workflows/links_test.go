@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -189,4 +190,20 @@ func TestLinkAnswerAtTheExpiry(t *testing.T) {
 			assert.Len(t, h.f.of(domain.ActExpireCustomerLink), 1)
 		}
 	}
+}
+
+// An answer does not wait for a reminder in flight: with the mail provider failing the
+// reminder (retried without end), the answer is taken, the Update returns and the run
+// ends, so the customer's request is not held up by the mail provider.
+func TestLinkAnswerDoesNotWaitForAReminder(t *testing.T) {
+	h := newLinkHarness(t)
+	h.f.failLinkReminder = func(domain.LinkReminderInput) error { return errors.New("mail provider: 503") }
+	u := h.answer(hour+90*time.Second, map[string]any{"score": 4})
+	out := h.run(linkTestArgs{ExpiresIn: 5 * hour, Reminders: []time.Duration{hour}, Linger: time.Minute})
+
+	assert.True(t, out.Answered)
+	assert.Equal(t, t0.Add(hour+90*time.Second), out.At)
+	u.linkResult(t)
+	assert.Greater(t, len(h.f.of(domain.ActSendLinkReminder)), 1, "the reminder was being retried when the answer came")
+	assert.Equal(t, []time.Duration{hour + 90*time.Second}, times(h.f.of(domain.ActRecordLinkAnswer)))
 }
