@@ -39,6 +39,11 @@ func startService(ctx context.Context, name, synopsis string, args []string) (*s
 	if err := newFlags(name, synopsis).Parse(args); err != nil {
 		return nil, err
 	}
+	if name == "worker" && cfg.LinkSecret == "" {
+		// Every worker must derive the same customer-link tokens (activities/links.go);
+		// say so before connecting to anything.
+		return nil, errors.New("SERVICEFLOW_LINK_SECRET is not set: the worker needs the key customer links are made with, the same on every worker")
+	}
 	s := &service{cfg: cfg, log: newLogger(cfg, os.Stderr), reg: newRegistry()}
 	if s.st, err = openStore(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -91,10 +96,6 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	defer s.close()
 	cfg, log, reg := s.cfg, s.log, s.reg
-	if cfg.LinkSecret == "" {
-		// Every worker must derive the same customer-link tokens (activities/links.go).
-		return errors.New("SERVICEFLOW_LINK_SECRET is not set: the worker needs the key customer links are made with, the same on every worker")
-	}
 	ctx, cancel := context.WithCancel(ctx) // stops what started if a later step fails
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)

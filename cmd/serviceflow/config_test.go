@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -101,5 +102,18 @@ func TestConfigCustomerLinks(t *testing.T) {
 	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_LINK_SECRET") ||
 		!strings.Contains(err.Error(), "SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS") {
 		t.Fatalf("want an error naming both settings, got %v", err)
+	}
+}
+
+// serviceflow worker refuses to start without the customer-link secret, and says so
+// before it connects to anything: the addresses here refuse every connection, so a
+// worker that connected first would fail with that instead.
+func TestWorkerNeedsTheLinkSecret(t *testing.T) {
+	t.Setenv("SERVICEFLOW_LINK_SECRET", "")
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=30")
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	err := runWorker(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_LINK_SECRET is not set") {
+		t.Fatalf("want the missing secret named, got %v", err)
 	}
 }
