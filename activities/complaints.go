@@ -68,16 +68,11 @@ func (a *Activities) RequestFeedback(ctx context.Context, in domain.FeedbackRequ
 		Template: domain.TmplFeedbackRequest, ExpiresAt: at.Add(linkExpiry), At: at,
 		AnswerUpdate: domain.UpdateSubmitFeedback,
 	}
-	url, hash := a.linkURL(key)
-	l, _, err := store.CreateCustomerLink(ctx, a.Store.Pool, link, hash)
-	if err != nil {
-		return domain.FeedbackRequestResult{}, err
-	}
 	send := a.Mail.Send
 	if in.QueueOnly {
 		send = a.Mail.Queue
 	}
-	email, err := send(ctx, a.linkEmail(l, key, domain.TmplFeedbackRequest, url, 0))
+	_, email, err := a.openLink(ctx, link, send)
 	if err != nil {
 		return domain.FeedbackRequestResult{}, err
 	}

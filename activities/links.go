@@ -59,23 +59,37 @@ func (a *Activities) CreateCustomerLink(ctx context.Context, in domain.CreateLin
 	}
 	in.At = orNow(in.At)
 	in.Customer.Locale = orDefault(in.Customer.Locale, "en")
-	url, hash := a.linkURL(in.Key)
-	l, created, err := store.CreateCustomerLink(ctx, a.Store.Pool, in, hash)
+	l, email, err := a.openLink(ctx, in, a.Mail.Queue)
 	if err != nil {
 		return domain.CreateLinkResult{}, err
 	}
-	res := domain.CreateLinkResult{LinkID: l.ID, EmailKey: in.Key}
-	if !created && !bytes.Equal(l.TokenHash, hash) {
-		// Made with another secret: the e-mail queued then is the only one that is right.
-		e, err := a.Store.EmailByKey(ctx, in.Key)
-		if err != nil {
-			return domain.CreateLinkResult{}, fmt.Errorf("customer link %s was made with another link secret: %w", l.ID, err)
-		}
-		res.Email = domain.SendEmailResult{EmailID: e.ID, Status: e.Status, Error: e.Error}
-		return res, nil
+	return domain.CreateLinkResult{LinkID: l.ID, EmailKey: in.Key, Email: email}, nil
+}
+
+// openLink stores the customer link of in, once per key, and e-mails it with send. A
+// link stored before under another token (another secret, or a feedback link carried
+// over from before customer links) keeps the e-mail that went out then, the only one
+// with a working token; when none went out, the link takes this token and is e-mailed.
+func (a *Activities) openLink(ctx context.Context, in domain.CreateLinkInput, send func(context.Context, domain.SendEmailInput) (domain.SendEmailResult, error)) (store.CustomerLink, domain.SendEmailResult, error) {
+	url, hash := a.linkURL(in.Key)
+	l, created, err := store.CreateCustomerLink(ctx, a.Store.Pool, in, hash)
+	if err != nil {
+		return l, domain.SendEmailResult{}, err
 	}
-	res.Email, err = a.Mail.Queue(ctx, a.linkEmail(l, in.Key, in.Template, url, 0))
-	return res, err
+	if !created && !bytes.Equal(l.TokenHash, hash) {
+		e, err := a.Store.EmailByKey(ctx, in.Key)
+		switch {
+		case err == nil:
+			return l, domain.SendEmailResult{EmailID: e.ID, Status: e.Status, Error: e.Error}, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return l, domain.SendEmailResult{}, err
+		}
+		if err := store.RetokenCustomerLink(ctx, a.Store.Pool, l.ID, hash); err != nil {
+			return l, domain.SendEmailResult{}, fmt.Errorf("customer link %s: %w", l.ID, err)
+		}
+	}
+	email, err := send(ctx, a.linkEmail(l, in.Key, in.Template, url, 0))
+	return l, email, err
 }
 
 // linkEmail is the e-mail of link l with url: the invitation (n = 0) or reminder n.

@@ -120,3 +120,27 @@ func TestExpireCustomerLink(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "expired")
 }
+
+// A link stored under another token whose e-mail never went out (an attempt from before
+// customer links, or under another secret, that failed before mailing) takes this
+// attempt's token, so the customer is sent a link that works; the old token no longer
+// opens it.
+func TestLinkNeverMailedTakesTheNewToken(t *testing.T) {
+	a, m := setup(t)
+	ctx := context.Background()
+	in := createLinkInput("complaint/cmp_1/feedback/1")
+	_, _, err := store.CreateCustomerLink(ctx, a.Store.Pool, in, domain.HashToken("old-token"))
+	require.NoError(t, err)
+
+	res, err := a.CreateCustomerLink(ctx, in)
+	require.NoError(t, err)
+	sent := m.sent()
+	require.Len(t, sent, 1)
+	token, ok := strings.CutPrefix(sent[0].Data["link_url"].(string), publicURL+"/c/")
+	require.True(t, ok)
+	l, err := a.Store.CustomerLinkByToken(ctx, token)
+	require.NoError(t, err, "the e-mailed token opens the link")
+	assert.Equal(t, res.LinkID, l.ID)
+	_, err = a.Store.CustomerLinkByToken(ctx, "old-token")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}

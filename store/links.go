@@ -90,6 +90,20 @@ func CreateCustomerLink(ctx context.Context, q Querier, in domain.CreateLinkInpu
 	return l, tag.RowsAffected() == 1, err
 }
 
+// RetokenCustomerLink gives the unanswered link id a new token hash: for a link whose
+// first e-mail never went out, so that no customer holds its old token. It reports
+// ErrConflict when the link has been answered meanwhile.
+func RetokenCustomerLink(ctx context.Context, q Querier, id string, tokenHash []byte) error {
+	tag, err := q.Exec(ctx, `UPDATE customer_links SET token_hash = $2 WHERE id = $1 AND answered_at IS NULL`, id, tokenHash)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
 // CustomerLinkByID returns one link or ErrNotFound.
 func CustomerLinkByID(ctx context.Context, q Querier, id string) (CustomerLink, error) {
 	return scanLink(q.QueryRow(ctx, `SELECT `+linkColumns+` FROM customer_links WHERE id = $1`, id))
