@@ -71,11 +71,22 @@ func (s *Server) startWorkflow(ctx context.Context, p domain.Process, id string,
 // mapErr first when it is not nil, and reports false.
 func (s *Server) updateCase(c *gin.Context, workflowID, name string, arg, result any, mapErr func(error) *Problem) bool {
 	s.waitForWorkflow(c)
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	if err := s.sendUpdate(c.Request.Context(), workflowID, name, arg, result, mapErr); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+// sendUpdate sends a workflow Update to workflowID and waits up to UpdateTimeout for its
+// result. An error it can name is a *Problem (409, 422, 504), from mapErr first when it
+// is not nil; any other error is returned as it is (a 500).
+func (s *Server) sendUpdate(ctx context.Context, workflowID, name string, arg, result any, mapErr func(error) *Problem) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout)
 	defer cancel()
 	err := s.update(ctx, workflowID, name, arg, result)
 	if err == nil {
-		return true
+		return nil
 	}
 	var p *Problem
 	if mapErr != nil {
@@ -85,9 +96,7 @@ func (s *Server) updateCase(c *gin.Context, workflowID, name string, arg, result
 		p = s.updateProblem(err)
 	}
 	if p == nil {
-		s.internal(c, err)
-	} else {
-		writeProblem(c, p)
+		return err
 	}
-	return false
+	return p
 }

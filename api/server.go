@@ -118,6 +118,16 @@ func (s *Server) Handle(method, path string, h http.Handler) {
 	s.engine.Handle(method, path, gin.WrapH(h))
 }
 
+// HandleUpdating is Handle for a handler that updates a workflow (CompleteTask): its
+// requests get the deadline of the JSON routes that do (DBTimeout plus UpdateTimeout).
+func (s *Server) HandleUpdating(method, path string, h http.Handler) {
+	wrapped := gin.WrapH(h)
+	s.engine.Handle(method, path, func(c *gin.Context) {
+		s.waitForWorkflow(c)
+		wrapped(c)
+	})
+}
+
 func (s *Server) routes() {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -150,8 +152,13 @@ func (s *Server) ListTasks(ctx context.Context, u store.User, f store.TaskFilter
 	return s.st.ListTasks(ctx, f)
 }
 
+// TaskComments returns the comment thread of t (a task u may see: TaskFor), oldest first.
+func (s *Server) TaskComments(ctx context.Context, t store.Task) ([]store.TaskComment, error) {
+	return s.st.TaskComments(ctx, t.ID)
+}
+
 func (s *Server) taskDetail(ctx context.Context, t store.Task) (taskDetail, error) {
-	comments, err := s.st.TaskComments(ctx, t.ID)
+	comments, err := s.TaskComments(ctx, t)
 	if err != nil {
 		return taskDetail{}, err
 	}
@@ -273,28 +280,88 @@ func (s *Server) completeTask(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v.text("action", req.Action, true, 100)
-	v.text("comment", req.Comment, false, 10000)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
+	s.waitForWorkflow(c)
+	t, status, err := s.complete(c.Request.Context(), me(c), t, CompleteInput(req), v)
+	if err != nil {
+		s.fail(c, err)
 		return
+	}
+	writeJSON(c, http.StatusOK, completeResponse{Task: taskDTO(t), ProcessStatus: status})
+}
+
+// CompleteInput is a completion of a task: one of its actions, an optional comment, and
+// the data of its form.
+type CompleteInput struct {
+	Action  string
+	Comment string
+	Data    map[string]any
+}
+
+// CompleteTask has u complete task id with in, through the process's complete-task
+// Update, as POST /api/v1/tasks/{id}/complete does: 404 when u may not see the task, 403
+// unless u may act on it, 422 naming each bad field ("action", "comment", "data" or
+// "data.<name>"), 409 when it is no longer open, 504 when the process does not answer
+// in time (all *Problem). It returns the task as settled and the process's status. ctx
+// must leave time for the Update (the web app mounts its route with HandleUpdating).
+func (s *Server) CompleteTask(ctx context.Context, u store.User, id string, in CompleteInput) (store.Task, string, error) {
+	t, a, err := s.TaskFor(ctx, u, id)
+	if err != nil {
+		return t, "", err
+	}
+	if !a.Act {
+		return t, "", problem(http.StatusForbidden, "you may not act on this task")
+	}
+	var v checks
+	if raw, err := json.Marshal(in.Data); err != nil || hasNUL(raw) || !utf8.Valid(raw) {
+		v.add("data", "must not contain NUL characters")
+	}
+	return s.complete(ctx, u, t, in, v)
+}
+
+// complete checks in (adding to the checks v already holds) and sends it to the
+// workflow of t, which u may act on.
+func (s *Server) complete(ctx context.Context, u store.User, t store.Task, in CompleteInput, v checks) (store.Task, string, error) {
+	v.text("action", in.Action, true, 100)
+	v.text("comment", in.Comment, false, 10000)
+	if p := v.problem(); p != nil {
+		return t, "", p
 	}
 	if t.Status != domain.TaskOpen {
-		writeProblem(c, conflict("the task is "+t.Status))
-		return
+		return t, "", conflict("the task is " + t.Status)
 	}
-	if !slices.Contains(t.Actions, req.Action) {
-		writeProblem(c, invalid(domain.FieldError{Field: "action", Message: "must be one of: " + strings.Join(t.Actions, ", ")}))
-		return
+	if !slices.Contains(t.Actions, in.Action) {
+		return t, "", invalid(domain.FieldError{Field: "action", Message: "must be one of: " + strings.Join(t.Actions, ", ")})
 	}
 	var res domain.CompleteTaskResponse
-	if !s.updateCase(c, t.WorkflowID, domain.UpdateCompleteTask, domain.CompleteTaskRequest{
-		TaskID: t.ID, Action: req.Action, Actor: me(c).Username, Comment: req.Comment, Data: req.Data,
-	}, &res, nil) {
-		return
+	if err := s.sendUpdate(ctx, t.WorkflowID, domain.UpdateCompleteTask, domain.CompleteTaskRequest{
+		TaskID: t.ID, Action: in.Action, Actor: u.Username, Comment: in.Comment, Data: in.Data,
+	}, &res, nil); err != nil {
+		return t, "", err
 	}
-	t = s.settledTask(c.Request.Context(), t)
-	writeJSON(c, http.StatusOK, completeResponse{Task: taskDTO(t), ProcessStatus: res.ProcessStatus})
+	return s.settledTask(ctx, t), res.ProcessStatus, nil
+}
+
+// NextTask is the case's next task for u after t: the first open task of the same case
+// that is assigned to u, or unassigned and one u may claim, and that u may act on.
+// ok is false when there is none.
+func (s *Server) NextTask(ctx context.Context, u store.User, t store.Task) (next store.Task, ok bool, err error) {
+	tasks, err := s.st.OpenTasksOfCase(ctx, t.Process, t.ProcessID)
+	if err != nil {
+		return next, false, err
+	}
+	for _, n := range tasks {
+		if n.ID == t.ID || (n.Assignee != "" && n.Assignee != u.Username) {
+			continue
+		}
+		a, err := s.access.Task(ctx, u, n)
+		if err != nil {
+			return next, false, err
+		}
+		if a.Act && (n.Assignee == u.Username || a.Claim) {
+			return n, true, nil
+		}
+	}
+	return next, false, nil
 }
 
 // update sends a workflow Update and waits for its result.
@@ -376,15 +443,29 @@ func (s *Server) commentTask(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v.text("text", req.Text, true, 10000)
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
-	}
-	cm, err := s.st.AddTaskComment(c.Request.Context(), t, me(c).Username, req.Text, s.now())
+	cm, err := s.comment(c.Request.Context(), me(c), t, req.Text, v)
 	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return
 	}
 	writeJSON(c, http.StatusCreated, commentDTO(cm))
+}
+
+// CommentTask adds u's comment text to task id, as POST /api/v1/tasks/{id}/comments
+// does: 404 when u may not see the task, 422 (field "text") when text is blank, too
+// long or not text (all *Problem).
+func (s *Server) CommentTask(ctx context.Context, u store.User, id, text string) (store.TaskComment, error) {
+	t, _, err := s.TaskFor(ctx, u, id)
+	if err != nil {
+		return store.TaskComment{}, err
+	}
+	return s.comment(ctx, u, t, text, nil)
+}
+
+func (s *Server) comment(ctx context.Context, u store.User, t store.Task, text string, v checks) (store.TaskComment, error) {
+	v.text("text", text, true, 10000)
+	if p := v.problem(); p != nil {
+		return store.TaskComment{}, p
+	}
+	return s.st.AddTaskComment(ctx, t, u.Username, text, s.now())
 }

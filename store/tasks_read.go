@@ -253,3 +253,24 @@ func (s *Store) TaskComments(ctx context.Context, taskID string) ([]TaskComment,
 		return c, err
 	})
 }
+
+// OpenTasksOfCase returns the open tasks of one case (process and process id), by due
+// time, then priority (highest first), then id; like ListTasks, without Form and Context.
+func (s *Store) OpenTasksOfCase(ctx context.Context, process, processID string) ([]Task, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+listColumns+` FROM tasks t
+		WHERE t.process = $1 AND t.process_id = $2 AND t.status = 'open'
+		ORDER BY t.due_at, t.priority DESC, t.id`, process, processID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

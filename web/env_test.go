@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/serviceflow/serviceflow/api"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -40,6 +42,7 @@ func (c *clock) advance(d time.Duration) {
 // pages tested here (nil client).
 type env struct {
 	t     *testing.T
+	tc    *fakeTemporal
 	st    *store.Store
 	app   *App
 	h     http.Handler
@@ -48,13 +51,23 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, nil)
+}
+
+// newEnvWith is newEnv with a fake Temporal whose Updates the tests answer (nil: none).
+func newEnvWith(t *testing.T, cfg Config, tc *fakeTemporal) *env {
+	t.Helper()
 	st := storetest.New(t, "web")
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := api.New(api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}, st, nil, quiet)
+	var temporal client.Client
+	if tc != nil {
+		temporal = tc
+	}
+	srv := api.New(api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}, st, temporal, quiet)
 	app, err := New(cfg, srv, st, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +93,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{t: t, st: st, app: app, h: srv.Handler(), clock: clk}
+	return &env{t: t, tc: tc, st: st, app: app, h: srv.Handler(), clock: clk}
 }
 
 // req is a request to the app; cookie is a session token ("" for none). hdr lists

@@ -199,6 +199,10 @@ func (a *App) changeTask(w http.ResponseWriter, r *http.Request, claim bool) {
 		a.internal(w, r, err)
 		return
 	}
+	if r.PostFormValue("back") == "task" { // from the task page: back to it
+		http.Redirect(w, r, "/tasks/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
+		return
+	}
 	if !slices.Contains(a.tabs(*u), tab) {
 		tab = store.ScopeMine
 	}
@@ -206,7 +210,8 @@ func (a *App) changeTask(w http.ResponseWriter, r *http.Request, claim bool) {
 }
 
 // The notices a flash may carry (a flash naming anything else is ignored).
-var notices = []string{"notice.claimed", "notice.unclaimed", "notice.taken", "notice.closed", "notice.not_allowed"}
+var notices = []string{"notice.claimed", "notice.unclaimed", "notice.taken", "notice.closed", "notice.not_allowed",
+	"notice.completed", "notice.completed_next", "notice.commented", "notice.process_busy", "notice.timeout"}
 
 const flashCookie = "sf_flash"
 

@@ -77,16 +77,23 @@ type App struct {
 }
 
 // route is one of the app's routes, in gin's syntax (the API's router mounts them).
-type route struct{ method, path string }
+// updating routes update a workflow and get the deadline of the API's routes that do.
+type route struct {
+	method, path string
+	updating     bool
+}
 
 var routes = []route{
-	{http.MethodGet, "/"},
-	{http.MethodGet, "/signin"},
-	{http.MethodPost, "/signin"},
-	{http.MethodPost, "/signout"},
-	{http.MethodPost, "/tasks/:id/claim"},
-	{http.MethodPost, "/tasks/:id/unclaim"},
-	{http.MethodGet, "/static/*file"},
+	{http.MethodGet, "/", false},
+	{http.MethodGet, "/signin", false},
+	{http.MethodPost, "/signin", false},
+	{http.MethodPost, "/signout", false},
+	{http.MethodPost, "/tasks/:id/claim", false},
+	{http.MethodPost, "/tasks/:id/unclaim", false},
+	{http.MethodGet, "/tasks/:id", false},
+	{http.MethodPost, "/tasks/:id/complete", true},
+	{http.MethodPost, "/tasks/:id/comments", false},
+	{http.MethodGet, "/static/*file", false},
 }
 
 // New builds the app over the API server srv and its store.
@@ -136,7 +143,11 @@ func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, 
 // Mount serves the app's routes on the API server (behind its common middleware).
 func (a *App) Mount(srv *api.Server) {
 	for _, r := range routes {
-		srv.Handle(r.method, r.path, a.handler)
+		if r.updating {
+			srv.HandleUpdating(r.method, r.path, a.handler)
+		} else {
+			srv.Handle(r.method, r.path, a.handler)
+		}
 	}
 }
 
@@ -161,6 +172,9 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /signout", a.signOut)
 	m.HandleFunc("POST /tasks/{id}/claim", a.claim)
 	m.HandleFunc("POST /tasks/{id}/unclaim", a.unclaim)
+	m.HandleFunc("GET /tasks/{id}", a.taskPage)
+	m.HandleFunc("POST /tasks/{id}/complete", a.complete)
+	m.HandleFunc("POST /tasks/{id}/comments", a.comment)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
