@@ -347,6 +347,9 @@ var contextOrder = []string{"subject", "title", "description", "customer_name", 
 // contextHidden are context entries that are identifiers, not things to decide on.
 var contextHidden = []string{"complaint_id", "contract_id", "customer_id"}
 
+// enumKeys are context entries whose values are options of a form (labelled as there).
+var enumKeys = []string{"severity", "category", "resolution_type", "type"}
+
 // longText are context entries shown as paragraphs.
 var longText = []string{"description", "rejection_comment", "feedback_comment", "summary", "message", "reason", "comment"}
 
@@ -392,6 +395,9 @@ func ctxValue(p page, key, label string, v any, depth int) (ctxItem, bool) {
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, x); err == nil {
 			x = ts.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		if slices.Contains(enumKeys, key) {
+			x = optionLabel(p, x)
 		}
 		it.Text, it.Long = x, slices.Contains(longText, key) || strings.Contains(x, "\n")
 	case bool:

@@ -90,8 +90,10 @@ func browser(t *testing.T, errs *[]string, mu *sync.Mutex) context.Context {
 // stack (as `serviceflow dev` runs it): carol files a complaint through the API, then
 // in chromium mistypes her password, signs in with the demo password through the form,
 // lands on her inbox, opens the Group tab, claims the complaint's evaluate task with its
-// button (htmx, under the strict CSP) and sees it in Mine. Screenshots of the group
-// inbox and of the claimed task are saved (screenshotDir).
+// button (htmx, under the strict CSP) and sees it in Mine. She opens its task page from
+// the row, submits without a category and sees the error on that field, then completes
+// evaluate and lands on respond. Screenshots of the group inbox, the claimed task and
+// the task page with its field error are saved (screenshotDir).
 func TestBrowserSignInToInbox(t *testing.T) {
 	var mu sync.Mutex
 	var pageErrs []string
@@ -194,8 +196,56 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	if got := s.must(200, "carol", "GET", "/api/v1/tasks/"+task["id"].(string), nil)["assignee"]; got != "carol" {
 		t.Errorf("the API says the task's assignee is %v", got)
 	}
+
+	// Carol opens the task from her inbox: its page says what she decides on. She
+	// submits with no category, sees the workflow's error on that field, then completes
+	// evaluate; respond, which is hers too, opens next.
+	taskID := task["id"].(string)
+	fail("open the task page", chromedp.Do(ctx, chromedp.Click(row+` a.task-link`), chromedp.WaitVisible(`#complete-form`)))
+	taskURL, err := chromedp.Run(ctx, chromedp.Location())
+	fail("read the address", err)
+	descr, err := chromedp.Run(ctx, chromedp.Text(`#ctx-description dd`))
+	fail("read the context", err)
+	fail("submit without a category", chromedp.Do(ctx,
+		chromedp.SetValue(`#f-severity`, "urgent"),
+		chromedp.SendKeys(`#f-comment`, "Asked the plant for the vibration log."),
+		chromedp.Click(`#action-accept`),
+		chromedp.WaitVisible(`#f-category-error`),
+	))
+	fieldErr, err := chromedp.Run(ctx, chromedp.Text(`#field-category`))
+	fail("read the field error", err)
+	severityKept, err := chromedp.Run(ctx, chromedp.Value(`#f-severity`))
+	fail("read the severity", err)
+	taskPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	fail("screenshot the task page", err)
+	fail("complete evaluate", chromedp.Do(ctx,
+		chromedp.SetValue(`#f-category`, "product"),
+		chromedp.Click(`#action-accept`),
+		chromedp.WaitVisible(`#f-message`),
+	))
+	nextNotice, err := chromedp.Run(ctx, chromedp.Text(`.notice`))
+	fail("read the notice after evaluate", err)
+	nextH1, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	fail("read the next task's heading", err)
+	if !strings.HasSuffix(taskURL, "/tasks/"+taskID) {
+		t.Errorf("the inbox row opened %s", taskURL)
+	}
+	if !strings.Contains(descr, "Since the last service the spindle vibrates.") {
+		t.Errorf("the task page's description: %q", descr)
+	}
+	if !strings.Contains(fieldErr, "This is required.") || severityKept != "urgent" {
+		t.Errorf("after the bad submit: category field %q, severity %q", fieldErr, severityKept)
+	}
+	if !strings.Contains(nextNotice, "Here is the case's next task") || !strings.Contains(nextH1, "Spindle vibrates") {
+		t.Errorf("after evaluate: notice %q, heading %q", nextNotice, nextH1)
+	}
+	done := s.must(200, "carol", "GET", "/api/v1/tasks/"+taskID, nil)
+	if done["status"] != "completed" || done["action"] != "accept" || done["completed_by"] != "carol" {
+		t.Errorf("the API says evaluate is %v (%v by %v)", done["status"], done["action"], done["completed_by"])
+	}
+
 	dir := screenshotDir(t)
-	for name, png := range map[string][]byte{"inbox-group.png": groupPNG, "inbox-claimed.png": minePNG} {
+	for name, png := range map[string][]byte{"inbox-group.png": groupPNG, "inbox-claimed.png": minePNG, "task-page.png": taskPNG} {
 		if len(png) < 1000 {
 			t.Fatalf("%s: a %d-byte screenshot", name, len(png))
 		}
@@ -230,11 +280,12 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	t.Logf("screenshots in %s", dir)
 	mu.Lock()
 	defer mu.Unlock()
-	// A 401 answer to the wrong password is logged as a failed resource load; anything
-	// else (a CSP refusal, a script error) fails the test.
+	// A 401 answer to the wrong password and the 422 of the form without a category are
+	// logged as failed resource loads; anything else (a CSP refusal, a script error)
+	// fails the test.
 	var unexpected []string
 	for _, e := range pageErrs {
-		if !strings.Contains(e, "401") {
+		if !strings.Contains(e, "401") && !strings.Contains(e, "422") {
 			unexpected = append(unexpected, e)
 		}
 	}
