@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +62,11 @@ func (a *App) signedIn(w http.ResponseWriter, r *http.Request) (*store.User, boo
 	}
 	if u == nil {
 		a.clearCookie(w)
-		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		to := "/signin"
+		if r.Method == http.MethodGet && taskPath.MatchString(r.URL.Path) {
+			to += "?next=" + url.QueryEscape(r.URL.Path) // back to the task after sign-in
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil, false
 	}
 	return u, true
@@ -79,6 +85,18 @@ func (a *App) clearCookie(w http.ResponseWriter) {
 type signInData struct {
 	page
 	Username string
+	Next     string // the page to open after sign-in ("" for the inbox)
+}
+
+// taskPath is the only kind of page a sign-in goes on to (a staff e-mail's task link).
+var taskPath = regexp.MustCompile(`^/tasks/[A-Za-z0-9_-]{1,100}$`)
+
+// nextPage is where a sign-in goes on to: next when it is a task page, else the inbox.
+func nextPage(next string) string {
+	if taskPath.MatchString(next) {
+		return next
+	}
+	return "/"
 }
 
 func (a *App) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +106,7 @@ func (a *App) signInPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		http.Redirect(w, r, nextPage(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
 	a.renderSignIn(w, r, http.StatusOK, "", "")
@@ -97,7 +115,11 @@ func (a *App) signInPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) renderSignIn(w http.ResponseWriter, r *http.Request, status int, username, errMsg string) {
 	p := a.newPage(r, nil)
 	p.Title, p.Error = p.T("signin.title"), errMsg
-	a.render(w, status, "signin", signInData{page: p, Username: username})
+	next := r.FormValue("next") // the query of the page, the form of a sign-in
+	if nextPage(next) == "/" {
+		next = ""
+	}
+	a.render(w, status, "signin", signInData{page: p, Username: username, Next: next})
 }
 
 // signIn checks a username and password. A username locked out by failed sign-ins is
@@ -158,7 +180,7 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("web: signed in", "user", username)
 	a.setCookie(w, token)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // locked answers a sign-in of a locked-out username.

@@ -262,6 +262,9 @@ func (a *App) nextTask(ctx context.Context, u *store.User, done store.Task) (sto
 	deadline := time.Now().Add(nextTaskWait)
 	for {
 		next, ok, err := a.api.NextTask(ctx, *u, done)
+		if ctx.Err() != nil { // out of time: the inbox will show it
+			return next, false, nil
+		}
 		if err != nil || ok || time.Now().After(deadline) {
 			return next, ok, err
 		}

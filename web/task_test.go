@@ -327,3 +327,80 @@ func TestTaskComments(t *testing.T) {
 		}
 	}
 }
+
+// A staff e-mail's task link opens the sign-in page, which goes on to the task; a next
+// page that is not a task page goes to the inbox.
+func TestSignInGoesOnToTheTask(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.insertFull("ev4", "evaluate", "carol", []string{"accept"}, evaluateForm)
+	w := e.req(http.MethodGet, "/tasks/ev4", "", nil)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/signin?next=%2Ftasks%2Fev4" {
+		t.Fatalf("signed-out task page: %d %v", w.Code, w.Header())
+	}
+	if body := e.req(http.MethodGet, "/signin?next=%2Ftasks%2Fev4", "", nil).Body.String(); !strings.Contains(body, `<input type="hidden" name="next" value="/tasks/ev4">`) {
+		t.Fatalf("sign-in page without the next page: %s", body)
+	}
+	for next, want := range map[string]string{"/tasks/ev4": "/tasks/ev4", "//evil.example/tasks/x": "/", "https://evil.example/": "/",
+		"/tasks/ev4/../../x": "/", "": "/"} {
+		w := e.req(http.MethodPost, "/signin", "", url.Values{"username": {"carol"}, "password": {testPassword}, "next": {next}})
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != want {
+			t.Errorf("sign-in with next %q: %d %q, want %q", next, w.Code, w.Header().Get("Location"), want)
+		}
+	}
+	if body := e.req(http.MethodGet, "/signin?next=https%3A%2F%2Fevil.example%2F", "", nil).Body.String(); strings.Contains(body, `name="next"`) {
+		t.Error("the sign-in page carries a foreign next page")
+	}
+}
+
+// formData types each value as the form schema says, only for the fields of the clicked
+// action; a value that does not parse is sent as typed, for the process to name.
+func TestFormData(t *testing.T) {
+	form := []domain.FormField{
+		{Name: "score", Type: "integer"}, {Name: "count", Type: "integer"}, {Name: "price", Type: "money"},
+		{Name: "attendees", Type: "list"}, {Name: "report", Type: "text"}, {Name: "kind", Type: "enum", Options: []string{"a"}},
+		{Name: "why", Type: "text", Actions: []string{"reject"}}, {Name: "empty", Type: "string"},
+	}
+	v := url.Values{"f.score": {" 4 "}, "f.count": {"four"}, "f.price": {"1200.50"}, "f.price.currency": {"cny"},
+		"f.attendees": {"dave\r\n\n  erin \nfrank"}, "f.report": {"  line 1\nline 2"}, "f.kind": {"a"}, "f.why": {"no"},
+		"f.empty": {"  "}, "f.unknown": {"x"}}
+	got, _ := json.Marshal(formData(form, "approve", v))
+	want := `{"attendees":["dave","erin","frank"],"count":"four","kind":"a","price":{"amount":"1200.50","currency":"CNY"},"report":"  line 1\nline 2","score":4}`
+	if string(got) != want {
+		t.Fatalf("formData:\n got %s\nwant %s", got, want)
+	}
+	if d := formData(form, "reject", v); d["why"] != "no" {
+		t.Errorf("the reject-only field is not sent with reject: %v", d)
+	}
+}
+
+// Money, integer and list fields render as their own inputs; a NUL in a value is
+// refused by CompleteTask before the workflow, shown above the form.
+func TestTaskFormInputs(t *testing.T) {
+	tc := &fakeTemporal{}
+	e := newEnvWith(t, Config{}, tc)
+	form := []domain.FormField{{Name: "amount", Type: "money", Required: true}, {Name: "score", Type: "integer"},
+		{Name: "attendees", Type: "list"}}
+	e.insertFull("rv1", "resolve", "carol", []string{"resolve"}, form)
+	tc.onUpdate = e.workflow(map[string][]domain.FormField{"rv1": form})
+	carol := e.session("carol")
+	body := e.req(http.MethodGet, "/tasks/rv1", carol, nil).Body.String()
+	for _, want := range []string{`<legend>Amount <span class="req">(required)</span></legend>`,
+		`<input id="f-amount" name="f.amount" inputmode="decimal"`, `<input id="f-amount-currency" name="f.amount.currency" value="CNY"`,
+		`<input id="f-score" name="f.score" inputmode="numeric"`, `<textarea id="f-attendees" name="f.attendees"`, "One per line.",
+		`<button type="submit" name="action" value="resolve" id="action-resolve">Propose resolution</button>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("task page lacks %q", want)
+		}
+	}
+	// A bad amount: the workflow names data.amount, shown on the amount field.
+	w := e.req(http.MethodPost, "/tasks/rv1/complete", carol, url.Values{"action": {"resolve"}, "f.amount": {"lots"}, "f.amount.currency": {"CNY"}, "f.score": {"2.5"}})
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(field(w.Body.String(), "amount"), `id="f-amount-error"`) ||
+		!strings.Contains(field(w.Body.String(), "score"), "must be a whole number") {
+		t.Fatalf("bad amount and score: %d %s", w.Code, w.Body.String())
+	}
+	n := tc.count()
+	w = e.req(http.MethodPost, "/tasks/rv1/complete", carol, url.Values{"action": {"resolve"}, "f.amount": {"1\x00"}, "f.amount.currency": {"CNY"}})
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="form-error"`) || tc.count() != n {
+		t.Fatalf("NUL in a value: %d, %d updates: %s", w.Code, tc.count()-n, w.Body.String())
+	}
+}
