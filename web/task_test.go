@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -404,3 +405,35 @@ func TestTaskFormInputs(t *testing.T) {
 		t.Fatalf("NUL in a value: %d, %d updates: %s", w.Code, tc.count()-n, w.Body.String())
 	}
 }
+
+// A contract's context reads as its terms: money as amount and currency, lists and
+// reviews as nested items, booleans and times in words, identifiers left out.
+func TestContractContext(t *testing.T) {
+	e := newEnv(t, Config{})
+	r := httptestRequest()
+	p := e.app.newPage(r, nil)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(`{"contract_id":"ctr_1","title":"Spindles 2027","amount":{"amount":"620000.00","currency":"CNY"},
+		"strategic":true,"delivery_date":"2027-03-01T00:00:00Z","requirements":["custom_spec","tight_tolerance"],
+		"reviews":[{"group":"finance","actor":"frank","decision":"approve"}],"discount_pct":"12.5","empty":""}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	items := contextItems(p, m)
+	var got []string
+	var walk func(prefix string, its []ctxItem)
+	walk = func(prefix string, its []ctxItem) {
+		for _, it := range its {
+			got = append(got, prefix+it.Label+"="+it.Text)
+			walk(prefix+"  ", it.Items)
+		}
+	}
+	walk("", items)
+	want := []string{"Title=Spindles 2027", "Amount=620000.00 CNY", "Discount (%)=12.5", "Delivery date=2027-03-01 00:00 UTC",
+		"Requirements=", "  =custom_spec", "  =tight_tolerance", "Reviews=", "  1=", "    Actor=frank", "    Decision=approve",
+		"    Group=finance", "Strategic=yes"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("contract context:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }
