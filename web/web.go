@@ -87,6 +87,9 @@ var routes = []route{
 	{http.MethodPost, "/tasks/:id/claim"},
 	{http.MethodPost, "/tasks/:id/unclaim"},
 	{http.MethodGet, "/static/*file"},
+	{http.MethodGet, "/escalations"},
+	{http.MethodGet, "/escalations/:id"},
+	{http.MethodPost, "/escalations/:id/acknowledge"},
 }
 
 // New builds the app over the API server srv and its store.
@@ -161,6 +164,9 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /signout", a.signOut)
 	m.HandleFunc("POST /tasks/{id}/claim", a.claim)
 	m.HandleFunc("POST /tasks/{id}/unclaim", a.unclaim)
+	m.HandleFunc("GET /escalations", a.board)
+	m.HandleFunc("GET /escalations/{id}", a.escalation)
+	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +250,7 @@ type page struct {
 	Title  string
 	Notice string
 	Error  string
+	Board  bool // the user may see the escalation board (the nav links it)
 	loc    *i18n.Localizer
 	log    *slog.Logger
 }
@@ -289,7 +296,7 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	if err == nil {
 		lang = tag.String()
 	}
-	return page{Lang: lang, User: u, loc: loc, log: a.log}
+	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log}
 }
 
 // render executes the page template name with data (a struct embedding page).
