@@ -48,13 +48,23 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvAPI(t, cfg, nil)
+}
+
+// newEnvAPI is newEnv with the API's config changed by apiCfg.
+func newEnvAPI(t *testing.T, cfg Config, apiCfg func(*api.Config)) *env {
+	t.Helper()
 	st := storetest.New(t, "web")
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := api.New(api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}, st, nil, quiet)
+	acfg := api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}
+	if apiCfg != nil {
+		apiCfg(&acfg)
+	}
+	srv := api.New(acfg, st, nil, quiet)
 	app, err := New(cfg, srv, st, quiet)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,11 +75,16 @@ type App struct {
 	secure  bool
 	cookie  string
 	handler http.Handler
+	hub     *store.Hub // nil without a store
 	now     func() time.Time
 }
 
 // route is one of the app's routes, in gin's syntax (the API's router mounts them).
 type route struct{ method, path string }
+
+// streams are the routes whose response is long-lived (server-sent events): no request
+// deadline.
+var streams = []string{"/events"}
 
 var routes = []route{
 	{http.MethodGet, "/"},
@@ -90,6 +97,7 @@ var routes = []route{
 	{http.MethodGet, "/escalations"},
 	{http.MethodGet, "/escalations/:id"},
 	{http.MethodPost, "/escalations/:id/acknowledge"},
+	{http.MethodGet, "/events"},
 }
 
 // New builds the app over the API server srv and its store.
@@ -116,6 +124,9 @@ func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, 
 			a.secure, a.cookie = true, "__Host-sf_session" // the prefix pins it to this host, Secure, Path=/
 		}
 	}
+	if st != nil {
+		a.hub = st.NewHub(log)
+	}
 	var err error
 	if a.bundle, err = loadCatalogues(); err != nil {
 		return nil, err
@@ -136,10 +147,22 @@ func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, 
 	return a, nil
 }
 
+// Run keeps the live updates going (the hub's LISTEN connection) until ctx ends, then
+// ends every event stream so that the server can shut down.
+func (a *App) Run(ctx context.Context) {
+	if a.hub != nil {
+		a.hub.Run(ctx)
+	}
+}
+
 // Mount serves the app's routes on the API server (behind its common middleware).
 func (a *App) Mount(srv *api.Server) {
 	for _, r := range routes {
-		srv.Handle(r.method, r.path, a.handler)
+		if slices.Contains(streams, r.path) {
+			srv.HandleStream(r.method, r.path, a.handler)
+		} else {
+			srv.Handle(r.method, r.path, a.handler)
+		}
 	}
 }
 
@@ -167,6 +190,7 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("GET /escalations", a.board)
 	m.HandleFunc("GET /escalations/{id}", a.escalation)
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
+	m.HandleFunc("GET /events", a.events)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
