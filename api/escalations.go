@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -48,6 +49,49 @@ func (s *Server) managersOnly(c *gin.Context, may func(store.User) bool, what st
 	return true
 }
 
+// ListEscalations lists escalations for u: 403 (a *Problem) unless u may see them.
+// The JSON list and the web app's board both read through it.
+func (s *Server) ListEscalations(ctx context.Context, u store.User, f store.EscalationFilter) ([]store.Escalation, string, error) {
+	if !s.access.MaySeeEscalations(u) {
+		return nil, "", problem(http.StatusForbidden, "only managers and admin may see escalations")
+	}
+	return s.st.ListEscalations(ctx, f)
+}
+
+// EscalationFor returns escalation id for u: 403 unless u may see escalations, 404 when
+// it is unknown (both *Problem).
+func (s *Server) EscalationFor(ctx context.Context, u store.User, id string) (store.Escalation, error) {
+	if !s.access.MaySeeEscalations(u) {
+		return store.Escalation{}, problem(http.StatusForbidden, "only managers and admin may see escalations")
+	}
+	e, err := s.st.EscalationByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return e, problem(http.StatusNotFound, "escalation not found")
+	}
+	return e, err
+}
+
+// AcknowledgeEscalation has u acknowledge escalation id with comment: 403 unless u is a
+// target, the general manager or admin, 404 when it is unknown, 409 when it was already
+// acknowledged (all *Problem; the 409 comes with the stored escalation).
+func (s *Server) AcknowledgeEscalation(ctx context.Context, u store.User, id, comment string) (store.Escalation, error) {
+	e, err := s.EscalationFor(ctx, u, id)
+	if err != nil {
+		return e, err
+	}
+	if !s.access.MayAcknowledge(u, e) {
+		return e, problem(http.StatusForbidden, "only a target of the escalation, the general manager or admin may acknowledge it")
+	}
+	acked, err := s.st.AcknowledgeEscalation(ctx, e.ID, u.Username, comment, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		if again, err := s.st.EscalationByID(ctx, e.ID); err == nil {
+			e = again
+		}
+		return e, conflict("the escalation was already acknowledged")
+	}
+	return acked, err
+}
+
 func (s *Server) listEscalations(c *gin.Context) {
 	if !s.managersOnly(c, s.access.MaySeeEscalations, "escalations") {
 		return
@@ -69,7 +113,9 @@ func (s *Server) listEscalations(c *gin.Context) {
 		default:
 			v.add("target", "must be me")
 		}
-	}, s.st.ListEscalations, escalationDTO)
+	}, func(ctx context.Context, f store.EscalationFilter) ([]store.Escalation, string, error) {
+		return s.ListEscalations(ctx, me(c), f)
+	}, escalationDTO)
 }
 
 func (s *Server) getEscalation(c *gin.Context) {
@@ -80,13 +126,9 @@ func (s *Server) getEscalation(c *gin.Context) {
 	if !ok {
 		return
 	}
-	e, err := s.st.EscalationByID(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "escalation")
-		return
-	}
+	e, err := s.EscalationFor(c.Request.Context(), me(c), id)
 	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return
 	}
 	writeJSON(c, http.StatusOK, escalationDTO(e))
@@ -116,28 +158,9 @@ func (s *Server) acknowledgeEscalation(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	u := me(c)
-	e, err := s.st.EscalationByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "escalation")
-		return
-	}
+	e, err := s.AcknowledgeEscalation(c.Request.Context(), me(c), id, req.Comment)
 	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	if !s.access.MayAcknowledge(u, e) {
-		forbidden(c, "only a target of the escalation, the general manager or admin may acknowledge it")
-		return
-	}
-	e, err = s.st.AcknowledgeEscalation(ctx, e.ID, u.Username, req.Comment, s.now())
-	if errors.Is(err, store.ErrConflict) {
-		writeProblem(c, conflict("the escalation was already acknowledged"))
-		return
-	}
-	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return
 	}
 	writeJSON(c, http.StatusOK, escalationDTO(e))

@@ -128,6 +128,17 @@ func (s *Server) HandleUpdating(method, path string, h http.Handler) {
 	})
 }
 
+// HandleStream is Handle for a long-lived response (server-sent events): the handler's
+// request context ends when the client goes away, not at the DBTimeout deadline.
+func (s *Server) HandleStream(method, path string, h http.Handler) {
+	s.engine.Handle(method, path, func(c *gin.Context) {
+		if b, ok := c.Get(ctxBudget); ok {
+			c.Request = c.Request.WithContext(b.(*budget).parent)
+		}
+		h.ServeHTTP(c.Writer, c.Request)
+	})
+}
+
 func (s *Server) routes() {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

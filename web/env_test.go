@@ -51,11 +51,24 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	return newEnvWith(t, cfg, nil)
+	return newEnvFull(t, cfg, nil, nil)
 }
 
 // newEnvWith is newEnv with a fake Temporal whose Updates the tests answer (nil: none).
 func newEnvWith(t *testing.T, cfg Config, tc *fakeTemporal) *env {
+	t.Helper()
+	return newEnvFull(t, cfg, tc, nil)
+}
+
+// newEnvAPI is newEnv with the API's config changed by apiCfg.
+func newEnvAPI(t *testing.T, cfg Config, apiCfg func(*api.Config)) *env {
+	t.Helper()
+	return newEnvFull(t, cfg, nil, apiCfg)
+}
+
+// newEnvFull is newEnv with a fake Temporal (nil: none) and the API's config changed by
+// apiCfg (nil: unchanged).
+func newEnvFull(t *testing.T, cfg Config, tc *fakeTemporal, apiCfg func(*api.Config)) *env {
 	t.Helper()
 	st := storetest.New(t, "web")
 	ctx := context.Background()
@@ -67,7 +80,11 @@ func newEnvWith(t *testing.T, cfg Config, tc *fakeTemporal) *env {
 	if tc != nil {
 		temporal = tc
 	}
-	srv := api.New(api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}, st, temporal, quiet)
+	acfg := api.Config{PublicURL: "http://example.test", ComplaintPolicy: domain.DefaultComplaintPolicy()}
+	if apiCfg != nil {
+		apiCfg(&acfg)
+	}
+	srv := api.New(acfg, st, temporal, quiet)
 	app, err := New(cfg, srv, st, quiet)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +75,7 @@ type App struct {
 	secure  bool
 	cookie  string
 	handler http.Handler
+	hub     *store.Hub // nil without a store
 	now     func() time.Time
 }
 
@@ -82,6 +85,10 @@ type route struct {
 	method, path string
 	updating     bool
 }
+
+// streams are the routes whose response is long-lived (server-sent events): no request
+// deadline.
+var streams = []string{"/events"}
 
 var routes = []route{
 	{http.MethodGet, "/", false},
@@ -94,6 +101,10 @@ var routes = []route{
 	{http.MethodPost, "/tasks/:id/complete", true},
 	{http.MethodPost, "/tasks/:id/comments", false},
 	{http.MethodGet, "/static/*file", false},
+	{http.MethodGet, "/escalations", false},
+	{http.MethodGet, "/escalations/:id", false},
+	{http.MethodPost, "/escalations/:id/acknowledge", false},
+	{http.MethodGet, "/events", false},
 }
 
 // New builds the app over the API server srv and its store.
@@ -120,6 +131,9 @@ func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, 
 			a.secure, a.cookie = true, "__Host-sf_session" // the prefix pins it to this host, Secure, Path=/
 		}
 	}
+	if st != nil {
+		a.hub = st.NewHub(log)
+	}
 	var err error
 	if a.bundle, err = loadCatalogues(); err != nil {
 		return nil, err
@@ -140,12 +154,23 @@ func New(cfg Config, srv *api.Server, st *store.Store, log *slog.Logger) (*App, 
 	return a, nil
 }
 
+// Run keeps the live updates going (the hub's LISTEN connection) until ctx ends, then
+// ends every event stream so that the server can shut down.
+func (a *App) Run(ctx context.Context) {
+	if a.hub != nil {
+		a.hub.Run(ctx)
+	}
+}
+
 // Mount serves the app's routes on the API server (behind its common middleware).
 func (a *App) Mount(srv *api.Server) {
 	for _, r := range routes {
-		if r.updating {
+		switch {
+		case slices.Contains(streams, r.path):
+			srv.HandleStream(r.method, r.path, a.handler)
+		case r.updating:
 			srv.HandleUpdating(r.method, r.path, a.handler)
-		} else {
+		default:
 			srv.Handle(r.method, r.path, a.handler)
 		}
 	}
@@ -175,6 +200,10 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("GET /tasks/{id}", a.taskPage)
 	m.HandleFunc("POST /tasks/{id}/complete", a.complete)
 	m.HandleFunc("POST /tasks/{id}/comments", a.comment)
+	m.HandleFunc("GET /escalations", a.board)
+	m.HandleFunc("GET /escalations/{id}", a.escalation)
+	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
+	m.HandleFunc("GET /events", a.events)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -258,6 +287,7 @@ type page struct {
 	Title  string
 	Notice string
 	Error  string
+	Board  bool // the user may see the escalation board (the nav links it)
 	loc    *i18n.Localizer
 	log    *slog.Logger
 }
@@ -303,7 +333,7 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	if err == nil {
 		lang = tag.String()
 	}
-	return page{Lang: lang, User: u, loc: loc, log: a.log}
+	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log}
 }
 
 // render executes the page template name with data (a struct embedding page).

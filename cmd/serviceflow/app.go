@@ -104,8 +104,9 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 
 // newAPI builds the HTTP handler: the API and, on the same server, the web app. Its HTTP
 // metrics go to reg when one is given, else to a registry of its own; it does not serve
-// them (serveMetrics does, on another listener).
-func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
+// them (serveMetrics does, on another listener). The web app's live updates run until
+// ctx ends.
+func newAPI(ctx context.Context, cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg ...*prometheus.Registry) http.Handler {
 	acfg := api.Config{
 		PublicURL:       cfg.BaseURL(),
 		ComplaintPolicy: cfg.ComplaintPolicy(),
@@ -127,6 +128,7 @@ func newAPI(cfg Config, c client.Client, st *store.Store, log *slog.Logger, reg 
 		panic(err) // unreachable: the templates and catalogues are embedded and tested
 	}
 	app.Mount(srv)
+	go app.Run(ctx)
 	return srv.Handler()
 }
 

@@ -81,7 +81,7 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	s.log.Info("serviceflow api listening", "addr", ln.Addr().String())
-	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(s.cfg, s.tc, s.st, s.log, s.reg), s.log) })
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(gctx, s.cfg, s.tc, s.st, s.log, s.reg), s.log) })
 	g.Go(func() error {
 		return pruneEmailEvents(gctx, s.st, s.cfg.EventsRetention, emailEventsPruneEvery, s.log)
 	})

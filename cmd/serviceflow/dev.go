@@ -110,7 +110,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	wopts := workerOptions(cfg, tc, wst, log)
 	g.Go(func() error { return worker.Run(gctx, wopts) })
-	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(cfg, tc, st, log, reg), log) })
+	g.Go(func() error { return serveHTTP(gctx, ln, newAPI(gctx, cfg, tc, st, log, reg), log) })
 	g.Go(func() error { return pruneEmailEvents(gctx, st, cfg.EventsRetention, emailEventsPruneEvery, log) })
 	g.Go(func() error { return pruneWebSessions(gctx, st, cfg.WebIdleTimeout, webPruneEvery, log) })
 

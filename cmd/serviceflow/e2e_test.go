@@ -99,7 +99,7 @@ func startStack(t *testing.T, tweak func(*Config)) *stack {
 
 	done := make(chan struct{}, 2)
 	go func() { _ = worker.Run(ctx, workerOptions(cfg, tc, st, log)); done <- struct{}{} }()
-	go func() { _ = serveHTTP(ctx, ln, newAPI(cfg, tc, st, log), log); done <- struct{}{} }()
+	go func() { _ = serveHTTP(ctx, ln, newAPI(ctx, cfg, tc, st, log), log); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 
 	s := &stack{t: t, base: "http://" + ln.Addr().String(), sg: sg, cfg: cfg, tc: tc}

@@ -28,7 +28,7 @@ import (
 // an operation, or an operation without a route, fails. The web app's pages (web.Routes)
 // are no part of the JSON API: they must be served, and are not described.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	h := newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, slog.New(slog.DiscardHandler))
+	h := newAPI(t.Context(), Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, slog.New(slog.DiscardHandler))
 	engine, ok := h.(interface{ Routes() gin.RoutesInfo })
 	if !ok {
 		t.Fatalf("the API handler is a %T, not a gin engine", h)
@@ -95,7 +95,7 @@ func TestMetricsShareTheProcessRegistry(t *testing.T) {
 		return w
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	api := newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet, reg)
+	api := newAPI(t.Context(), Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet, reg)
 	if w := get(api, "/healthz"); w.Code != http.StatusOK {
 		t.Fatalf("GET /healthz: %d", w.Code)
 	}
@@ -225,7 +225,7 @@ func TestDebugProfilesOnTheirOwnListener(t *testing.T) {
 	}
 
 	w := httptest.NewRecorder()
-	api := newAPI(Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet)
+	api := newAPI(t.Context(), Config{HTTPAddr: "127.0.0.1:8080", FinanceThreshold: "10000.00 CNY"}, nil, nil, quiet)
 	api.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
 	if w.Code != http.StatusNotFound {
 		t.Errorf("the API answers GET /debug/pprof/ with %d, want 404", w.Code)

@@ -19,7 +19,7 @@ import (
 // the binary's webhook and returns the status.
 func postUnsigned(t *testing.T, cfg Config) int {
 	t.Helper()
-	h := newAPI(cfg, nil, nil, slog.New(slog.DiscardHandler))
+	h := newAPI(t.Context(), cfg, nil, nil, slog.New(slog.DiscardHandler))
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, api.SendGridWebhookPath,
 		strings.NewReader(`[{"event":"open","sg_event_id":"ev-1","email":"x@example.test"}]`))
