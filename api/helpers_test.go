@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/internal/temporaltest"
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/store/storetest"
 )
@@ -65,10 +66,10 @@ func (f *fakeTemporal) UpdateWorkflow(ctx context.Context, opts client.UpdateWor
 		return nil, ctx.Err()
 	}
 	if on == nil {
-		return fakeHandle{val: domain.CompleteTaskResponse{ProcessStatus: "evaluating"}}, nil
+		return temporaltest.UpdateHandle{Val: domain.CompleteTaskResponse{ProcessStatus: "evaluating"}}, nil
 	}
 	v, err := on(opts)
-	return fakeHandle{val: v, err: err}, nil
+	return temporaltest.UpdateHandle{Val: v, Err: err}, nil
 }
 
 func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
@@ -96,23 +97,6 @@ type fakeRun struct {
 
 func (r fakeRun) GetID() string    { return r.id }
 func (r fakeRun) GetRunID() string { return "run-1" }
-
-type fakeHandle struct {
-	client.WorkflowUpdateHandle
-	val any
-	err error
-}
-
-func (h fakeHandle) Get(_ context.Context, ptr any) error {
-	if h.err != nil || ptr == nil {
-		return h.err
-	}
-	b, err := json.Marshal(h.val)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, ptr)
-}
 
 // env is a server on a fresh database with the demo organisation and one token each.
 type env struct {

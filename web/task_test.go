@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/internal/temporaltest"
 	"github.com/serviceflow/serviceflow/workflows"
 )
 
@@ -34,27 +35,10 @@ func (f *fakeTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateWorkf
 	on := f.onUpdate
 	f.mu.Unlock()
 	v, err := on(opts)
-	return fakeHandle{val: v, err: err}, nil
+	return temporaltest.UpdateHandle{Val: v, Err: err}, nil
 }
 
 func (f *fakeTemporal) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.updates) }
-
-type fakeHandle struct {
-	client.WorkflowUpdateHandle
-	val any
-	err error
-}
-
-func (h fakeHandle) Get(_ context.Context, ptr any) error {
-	if h.err != nil || ptr == nil {
-		return h.err
-	}
-	b, err := json.Marshal(h.val)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, ptr)
-}
 
 var evaluateForm = []domain.FormField{
 	{Name: "category", Type: "enum", Required: true, Options: domain.ComplaintCategories},

@@ -57,11 +57,7 @@ func TestBrowserBoard(t *testing.T) {
 	raise("esc_BOARD_TASK", task["id"].(string), "", 2, 3*time.Hour)
 
 	fail("dave opens the board", chromedp.Do(ctx,
-		chromedp.Navigate(s.base+"/"),
-		chromedp.WaitVisible(`#username`),
-		chromedp.SendKeys(`#username`, "dave"),
-		chromedp.SendKeys(`#password`, DevPassword),
-		chromedp.Click(`#signin-submit`),
+		signIn(s.base, "dave", DevPassword),
 		chromedp.WaitVisible(`#nav-board`),
 		chromedp.Click(`#nav-board`),
 		chromedp.WaitVisible(`#esc-esc_BOARD_TASK`),

@@ -21,6 +21,17 @@ const chromiumPath = "/usr/bin/chromium"
 
 // screenshotDir is where the browser tests save their screenshots:
 // SERVICEFLOW_SCREENSHOTS, else <tmp>/serviceflow-screenshots.
+// signIn fills in the sign-in form at base as user with password and submits it.
+func signIn(base, user, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#username`),
+		chromedp.SendKeys(`#username`, user),
+		chromedp.SendKeys(`#password`, password),
+		chromedp.Click(`#signin-submit`),
+	)
+}
+
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("SERVICEFLOW_SCREENSHOTS")
 	if dir == "" {
@@ -118,11 +129,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		}
 	}
 	fail("sign in with a wrong password", chromedp.Do(ctx,
-		chromedp.Navigate(s.base+"/"),
-		chromedp.WaitVisible(`#username`),
-		chromedp.SendKeys(`#username`, "carol"),
-		chromedp.SendKeys(`#password`, "not her password"),
-		chromedp.Click(`#signin-submit`),
+		signIn(s.base, "carol", "not her password"),
 		chromedp.WaitVisible(`#signin-error`),
 	))
 	signinErr, err := chromedp.Run(ctx, chromedp.Text(`#signin-error`))
@@ -258,11 +265,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	cctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
 	fail("cathy signs in", chromedp.Do(cctx,
-		chromedp.Navigate(s.base+"/"),
-		chromedp.WaitVisible(`#username`),
-		chromedp.SendKeys(`#username`, "cathy"),
-		chromedp.SendKeys(`#password`, DevPassword),
-		chromedp.Click(`#signin-submit`),
+		signIn(s.base, "cathy", DevPassword),
 		chromedp.WaitVisible(`#tab-group`),
 		chromedp.Click(`#tab-group`),
 		chromedp.WaitVisible(`#inbox-empty`),
