@@ -87,12 +87,12 @@ func TestBrowserBoard(t *testing.T) {
 	if levels != "level-2,level-1" {
 		t.Errorf("the board's levels: %q, want level-2,level-1", levels)
 	}
-	withTask, err := chromedp.Run(ctx, chromedp.Text(`#esc-esc_BOARD_TASK`))
+	withTask, err := textOf(ctx, `#esc-esc_BOARD_TASK`)
 	fail("read the task's row", err)
 	if !strings.Contains(withTask, "Spindle vibrates") || !strings.Contains(withTask, "3h ago") {
 		t.Errorf("the task's escalation row: %q", withTask)
 	}
-	live, err := chromedp.Run(ctx, chromedp.Text(`#esc-esc_BOARD_LIVE`))
+	live, err := textOf(ctx, `#esc-esc_BOARD_LIVE`)
 	fail("read the new row", err)
 	if !strings.Contains(live, "invoice/INV-2026-0042") || !strings.Contains(live, "dave") {
 		t.Errorf("the new escalation's row: %q", live)
@@ -114,7 +114,7 @@ func TestBrowserBoard(t *testing.T) {
 		chromedp.Click(`#ack-submit`),
 		chromedp.WaitVisible(`.notice`),
 	))
-	notice, err := chromedp.Run(ctx, chromedp.Text(`.notice`))
+	notice, err := textOf(ctx, `.notice`)
 	fail("read the notice", err)
 	if !strings.Contains(notice, "You acknowledged the escalation on cmp_esc_BOARD_LIVE") {
 		t.Errorf("notice after acknowledging: %q", notice)
@@ -137,7 +137,7 @@ func TestBrowserBoard(t *testing.T) {
 	))
 	s.must(200, "dave", "POST", "/api/v1/escalations/esc_BOARD_TASK/acknowledge", map[string]any{"comment": "By the API"})
 	fail("dave acknowledges it too late", chromedp.Do(ctx, chromedp.Click(`#ack-submit`), chromedp.WaitVisible(`#escalation-error`)))
-	late, err := chromedp.Run(ctx, chromedp.Text(`#escalation-error`))
+	late, err := textOf(ctx, `#escalation-error`)
 	fail("read the message", err)
 	if !strings.Contains(late, "already acknowledged by dave") {
 		t.Errorf("a late acknowledge says %q", late)

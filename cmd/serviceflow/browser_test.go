@@ -21,6 +21,19 @@ const chromiumPath = "/usr/bin/chromium"
 
 // screenshotDir is where the browser tests save their screenshots:
 // SERVICEFLOW_SCREENSHOTS, else <tmp>/serviceflow-screenshots.
+// textOf reads the text of sel, again when its node went away under the read: the live
+// updates swap the page's #live region in whenever a task or an escalation changes.
+func textOf(ctx context.Context, sel string) (string, error) {
+	var err error
+	for range 5 {
+		var s string
+		if s, err = chromedp.Run(ctx, chromedp.Text(sel)); err == nil || !strings.Contains(err.Error(), "No node with given id") {
+			return s, err
+		}
+	}
+	return "", err
+}
+
 // signIn fills in the sign-in form at base as user with password and submits it.
 func signIn(base, user, password string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
@@ -132,14 +145,14 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		signIn(s.base, "carol", "not her password"),
 		chromedp.WaitVisible(`#signin-error`),
 	))
-	signinErr, err := chromedp.Run(ctx, chromedp.Text(`#signin-error`))
+	signinErr, err := textOf(ctx, `#signin-error`)
 	fail("read the error", err)
 	fail("sign in", chromedp.Do(ctx,
 		chromedp.SendKeys(`#password`, DevPassword),
 		chromedp.Click(`#signin-submit`),
 		chromedp.WaitVisible(`#tab-group`),
 	))
-	h1, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	h1, err := textOf(ctx, `h1`)
 	fail("read the heading", err)
 	cookieJS, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
 	fail("read document.cookie", err)
@@ -165,9 +178,9 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	groupPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot the group inbox", err)
 	fail("claim", chromedp.Do(ctx, chromedp.Click(row+` button`), chromedp.WaitVisible(`.notice`), chromedp.WaitVisible(row+` button`)))
-	notice, err := chromedp.Run(ctx, chromedp.Text(`.notice`))
+	notice, err := textOf(ctx, `.notice`)
 	fail("read the notice", err)
-	mine, err := chromedp.Run(ctx, chromedp.Text(row))
+	mine, err := textOf(ctx, row)
 	fail("read the claimed row", err)
 	minePNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot the claimed task", err)
@@ -211,7 +224,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	fail("open the task page", chromedp.Do(ctx, chromedp.Click(row+` a.task-link`), chromedp.WaitVisible(`#complete-form`)))
 	taskURL, err := chromedp.Run(ctx, chromedp.Location())
 	fail("read the address", err)
-	descr, err := chromedp.Run(ctx, chromedp.Text(`#ctx-description dd`))
+	descr, err := textOf(ctx, `#ctx-description dd`)
 	fail("read the context", err)
 	fail("submit without a category", chromedp.Do(ctx,
 		chromedp.SetValue(`#f-severity`, "urgent"),
@@ -219,7 +232,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		chromedp.Click(`#action-accept`),
 		chromedp.WaitVisible(`#f-category-error`),
 	))
-	fieldErr, err := chromedp.Run(ctx, chromedp.Text(`#field-category`))
+	fieldErr, err := textOf(ctx, `#field-category`)
 	fail("read the field error", err)
 	severityKept, err := chromedp.Run(ctx, chromedp.Value(`#f-severity`))
 	fail("read the severity", err)
@@ -230,9 +243,9 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		chromedp.Click(`#action-accept`),
 		chromedp.WaitVisible(`#f-message`),
 	))
-	nextNotice, err := chromedp.Run(ctx, chromedp.Text(`.notice`))
+	nextNotice, err := textOf(ctx, `.notice`)
 	fail("read the notice after evaluate", err)
-	nextH1, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	nextH1, err := textOf(ctx, `h1`)
 	fail("read the next task's heading", err)
 	if !strings.HasSuffix(taskURL, "/tasks/"+taskID) {
 		t.Errorf("the inbox row opened %s", taskURL)
@@ -270,7 +283,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		chromedp.Click(`#tab-group`),
 		chromedp.WaitVisible(`#inbox-empty`),
 	))
-	zh, err := chromedp.Run(cctx, chromedp.Text(`main`))
+	zh, err := textOf(cctx, `main`)
 	fail("read cathy's inbox", err)
 	if !strings.Contains(zh, "待办") || !strings.Contains(zh, "小组") || strings.Contains(zh, "Inbox") {
 		t.Errorf("cathy's inbox is not in Chinese: %q", zh)
