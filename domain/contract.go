@@ -315,6 +315,33 @@ func (t ContractTerms) Apply(c ContractChanges) ContractTerms {
 	return t
 }
 
+// TermChange is one term's value in two versions of a contract.
+type TermChange struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// ChangesTo returns the terms that differ between t and u, by json name, each with
+// its value in t (From) and in u (To). Requirements are compared as the lists of names
+// that are set.
+func (t ContractTerms) ChangesTo(u ContractTerms) map[string]TermChange {
+	out := map[string]TermChange{}
+	add := func(name string, from, to any, differ bool) {
+		if differ {
+			out[name] = TermChange{From: from, To: to}
+		}
+	}
+	add("title", t.Title, u.Title, t.Title != u.Title)
+	add("amount", t.Amount, u.Amount, t.Amount != u.Amount)
+	add("discount_pct", t.DiscountPct.String(), u.DiscountPct.String(), t.DiscountPct != u.DiscountPct)
+	add("delivery_date", t.DeliveryDate, u.DeliveryDate, t.DeliveryDate != u.DeliveryDate)
+	add("payment_terms", t.PaymentTerms, u.PaymentTerms, t.PaymentTerms != u.PaymentTerms)
+	add("requirements", t.Requirements.Names(), u.Requirements.Names(), t.Requirements != u.Requirements)
+	add("strategic", t.Strategic, u.Strategic, t.Strategic != u.Strategic)
+	add("class", t.Class, u.Class, t.Class != u.Class)
+	return out
+}
+
 // ContractRules are the configurable classification rules.
 type ContractRules struct {
 	// AllowedDiscountPct: a discount above it makes a contract special ("5").
@@ -568,8 +595,11 @@ type ContractState struct {
 	LedgerNo     string             `json:"ledger_no,omitempty"`
 	ApprovedAt   *time.Time         `json:"approved_at,omitempty"`
 	Amendment    *ContractAmendment `json:"amendment,omitempty"`
-	Amendments   int                `json:"amendments"`    // approved amendments
-	LastRevision int                `json:"last_revision"` // highest revision number used
+	Amendments   int                `json:"amendments"` // approved amendments
+	// Rejected is the revision last sent back for changes, kept for the reviewers of the
+	// revision that followed it (what changed since). Nil before any revision.
+	Rejected     *ContractVersion `json:"rejected,omitempty"`
+	LastRevision int              `json:"last_revision"` // highest revision number used
 }
 
 // Contract Updates (besides complete-task). Each returns the ContractState once the

@@ -342,7 +342,7 @@ func (a *App) comment(w http.ResponseWriter, r *http.Request) {
 
 // contextOrder puts the context entries a person reads first at the top; the others
 // follow in name order.
-var contextOrder = []string{"subject", "title", "description", "customer_name", "customer_tier", "channel",
+var contextOrder = []string{"subject", "title", "changed_since_rejected", "description", "customer_name", "customer_tier", "channel",
 	"order_id", "severity", "category", "amount", "discount_pct", "delivery_date", "payment_terms", "requirements",
 	"class", "class_reasons", "revision", "submitted_by", "resolution", "proposed_by", "rejected_by",
 	"rejection_comment", "rejected_resolution", "score", "feedback_comment", "amendment", "reviews"}

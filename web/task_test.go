@@ -402,7 +402,37 @@ func TestContractContext(t *testing.T) {
 		"reviews":[{"group":"finance","actor":"frank","decision":"approve"}],"discount_pct":"12.5","empty":""}`), &m); err != nil {
 		t.Fatal(err)
 	}
-	items := contextItems(p, m)
+	got := contextLines(contextItems(p, m))
+	want := []string{"Title=Spindles 2027", "Amount=620000.00 CNY", "Discount (%)=12.5", "Delivery date=2027-03-01 00:00 UTC",
+		"Requirements=", "  =custom_spec", "  =tight_tolerance", "Reviews=", "  1=", "    Actor=frank", "    Decision=approve",
+		"    Group=finance", "Strategic=yes"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("contract context:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestContractContextShowsChangesSinceRejected: the reviewers of a resubmitted contract
+// read what changed since the revision that was sent back, each term as it was and is.
+func TestContractContextShowsChangesSinceRejected(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.app.newPage(httptestRequest(), nil)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(`{"title":"Spindles 2027","changed_since_rejected":{"rejected_revision":1,
+		"amount":{"from":{"amount":"620000.00","currency":"CNY"},"to":{"amount":"580000.00","currency":"CNY"}},
+		"requirements":{"from":[],"to":["custom_spec"]}}}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	got := contextLines(contextItems(p, m))
+	want := []string{"Title=Spindles 2027", "Changed since the revision sent back=",
+		"  Amount=", "    Was=620000.00 CNY", "    Now=580000.00 CNY",
+		"  Revision sent back=1", "  Requirements=", "    Now=", "      =custom_spec"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("context:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// contextLines are "label=text" of each context item, nested items indented.
+func contextLines(items []ctxItem) []string {
 	var got []string
 	var walk func(prefix string, its []ctxItem)
 	walk = func(prefix string, its []ctxItem) {
@@ -412,12 +442,7 @@ func TestContractContext(t *testing.T) {
 		}
 	}
 	walk("", items)
-	want := []string{"Title=Spindles 2027", "Amount=620000.00 CNY", "Discount (%)=12.5", "Delivery date=2027-03-01 00:00 UTC",
-		"Requirements=", "  =custom_spec", "  =tight_tolerance", "Reviews=", "  1=", "    Actor=frank", "    Decision=approve",
-		"    Group=finance", "Strategic=yes"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("contract context:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	return got
 }
 
 func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }

@@ -346,6 +346,8 @@ func (c *contract) awaitRevision(ctx workflow.Context) error {
 	if err != nil { // the validator let it through: it cannot happen
 		return err
 	}
+	rejected := c.st.ContractVersion
+	c.st.Rejected = &rejected
 	c.setVersion(v)
 	c.st.Status = domain.ContractInReview
 	detail := c.versionDetail(v)
@@ -449,6 +451,15 @@ func (c *contract) taskContext(v domain.ContractVersion) map[string]any {
 		"requirements": t.Requirements.Names(), "strategic": t.Strategic,
 		"class": v.Class, "class_reasons": v.ClassReasons, "revision": v.Revision,
 		"submitted_by": c.st.SubmittedBy, "reviews": c.reviewsOf(v.Revision),
+	}
+	// A resubmission shows what changed since the revision that was sent back. This
+	// only adds to the context of the tasks a run creates: no command changes.
+	if r := c.st.Rejected; r != nil && v.Revision == c.st.Revision {
+		changed := map[string]any{"rejected_revision": r.Revision}
+		for name, ch := range r.Terms.ChangesTo(v.Terms) {
+			changed[name] = ch
+		}
+		ctx["changed_since_rejected"] = changed
 	}
 	if a := c.st.Amendment; a != nil && c.st.Status == domain.ContractAmendmentReview {
 		ctx["amendment"] = map[string]any{

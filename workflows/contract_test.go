@@ -625,6 +625,14 @@ func TestContractRevisionIsClassifiedAgain(t *testing.T) {
 	steps, _ := h.created()
 	assert.Equal(t, "review/1", steps[0])
 	assert.Len(t, steps, 1+6)
+	// The reviewers of revision 2 see what changed since revision 1, which was sent back.
+	assert.Equal(t, map[string]any{
+		"rejected_revision": float64(1),
+		"requirements":      map[string]any{"from": []any{}, "to": []any{"custom_spec"}},
+	}, h.task(domain.StepOpsReview, 2).Context["changed_since_rejected"])
+	assert.NotContains(t, h.task(domain.StepReview, 1).Context, "changed_since_rejected")
+	require.NotNil(t, st.Rejected)
+	assert.Equal(t, 1, st.Rejected.Revision)
 }
 
 func TestContractWithdrawal(t *testing.T) {
