@@ -321,11 +321,11 @@ type TermChange struct {
 	To   any `json:"to"`
 }
 
-// ChangesTo returns the terms that differ between t and u, by json name, each with
-// its value in t (From) and in u (To). Requirements are compared as the lists of names
-// that are set.
-func (t ContractTerms) ChangesTo(u ContractTerms) map[string]TermChange {
-	out := map[string]TermChange{}
+// ChangesTo puts into out the terms that differ between t and u, by json name, each
+// with its value in t (From) and in u (To). Requirements are compared as the lists of
+// names that are set. It fills a map it is given, so that workflow code can add the
+// changes to a task's context without ranging over a map (workflowcheck refuses that).
+func (t ContractTerms) ChangesTo(u ContractTerms, out map[string]any) {
 	add := func(name string, from, to any, differ bool) {
 		if differ {
 			out[name] = TermChange{From: from, To: to}
@@ -339,7 +339,6 @@ func (t ContractTerms) ChangesTo(u ContractTerms) map[string]TermChange {
 	add("requirements", t.Requirements.Names(), u.Requirements.Names(), t.Requirements != u.Requirements)
 	add("strategic", t.Strategic, u.Strategic, t.Strategic != u.Strategic)
 	add("class", t.Class, u.Class, t.Class != u.Class)
-	return out
 }
 
 // ContractRules are the configurable classification rules.

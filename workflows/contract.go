@@ -456,9 +456,7 @@ func (c *contract) taskContext(v domain.ContractVersion) map[string]any {
 	// only adds to the context of the tasks a run creates: no command changes.
 	if r := c.st.Rejected; r != nil && v.Revision == c.st.Revision {
 		changed := map[string]any{"rejected_revision": r.Revision}
-		for name, ch := range r.Terms.ChangesTo(v.Terms) {
-			changed[name] = ch
-		}
+		r.Terms.ChangesTo(v.Terms, changed)
 		ctx["changed_since_rejected"] = changed
 	}
 	if a := c.st.Amendment; a != nil && c.st.Status == domain.ContractAmendmentReview {
