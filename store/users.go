@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones resolve on hosts without a zoneinfo database
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,6 +21,7 @@ type User struct {
 	DisplayName string
 	Email       string
 	Locale      string
+	TimeZone    string // an IANA time zone name ("UTC" unless set)
 	Roles       []domain.Role
 	Manager     string // escalation target; "" when none
 	Delegate    string // out-of-office delegate; "" when none
@@ -43,6 +46,7 @@ type UserInput struct {
 	DisplayName string
 	Email       string
 	Locale      string   // "en" when empty
+	TimeZone    string   // an IANA time zone name; "UTC" when empty
 	Roles       []string // role names (domain.Role values)
 	Manager     string   // must already exist
 	Delegate    string   // must already exist
@@ -63,6 +67,12 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) error {
 	if !domain.In(in.Locale, domain.Locales) {
 		return fmt.Errorf("unknown locale %q", in.Locale)
 	}
+	if in.TimeZone == "" {
+		in.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(in.TimeZone); err != nil {
+		return fmt.Errorf("unknown time zone %q", in.TimeZone)
+	}
 	roles := make([]string, 0, len(in.Roles))
 	for _, r := range in.Roles {
 		if !domain.ValidRole(r) {
@@ -76,13 +86,13 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) error {
 		in.DisplayName = in.Username
 	}
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO users (id, username, display_name, email, locale, manager, delegate, out_of_office)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		_, err := tx.Exec(ctx, `INSERT INTO users (id, username, display_name, email, locale, manager, delegate, out_of_office, time_zone)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name,
 				email = EXCLUDED.email, locale = EXCLUDED.locale, manager = EXCLUDED.manager,
-				delegate = EXCLUDED.delegate, out_of_office = EXCLUDED.out_of_office`,
+				delegate = EXCLUDED.delegate, out_of_office = EXCLUDED.out_of_office, time_zone = EXCLUDED.time_zone`,
 			domain.NewID("usr"), in.Username, in.DisplayName, in.Email, in.Locale,
-			optText(in.Manager), optText(in.Delegate), in.OutOfOffice)
+			optText(in.Manager), optText(in.Delegate), in.OutOfOffice, in.TimeZone)
 		if err != nil {
 			return err
 		}
@@ -98,14 +108,14 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) error {
 	return nil
 }
 
-const userColumns = `u.id, u.username, u.display_name, u.email, u.locale, COALESCE(u.manager, ''),
+const userColumns = `u.id, u.username, u.display_name, u.email, u.locale, u.time_zone, COALESCE(u.manager, ''),
 	COALESCE(u.delegate, ''), u.out_of_office,
 	COALESCE((SELECT array_agg(r.role ORDER BY r.role) FROM user_roles r WHERE r.username = u.username), '{}')`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	var roles []string
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Locale, &u.Manager, &u.Delegate, &u.OutOfOffice, &roles)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Locale, &u.TimeZone, &u.Manager, &u.Delegate, &u.OutOfOffice, &roles)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -116,6 +126,18 @@ func scanUser(row pgx.Row) (User, error) {
 		u.Roles = append(u.Roles, domain.Role(r))
 	}
 	return u, nil
+}
+
+// SetLocale sets the language of username's pages and e-mails (one of domain.Locales).
+func (s *Store) SetLocale(ctx context.Context, username, locale string) error {
+	if !domain.In(locale, domain.Locales) {
+		return fmt.Errorf("unknown locale %q", locale)
+	}
+	tag, err := s.Pool.Exec(ctx, `UPDATE users SET locale = $2 WHERE username = $1`, username, locale)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrNotFound
+	}
+	return err
 }
 
 // UserByUsername returns one user with their roles, or ErrNotFound.

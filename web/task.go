@@ -173,7 +173,7 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 	d.NewCommentError = errorText(p, fv.newErr)
 	for _, c := range comments {
 		d.Comments = append(d.Comments, commentRow{Author: c.Author, Text: c.Text, At: c.CreatedAt,
-			AtText: c.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+			AtText: p.When(c.CreatedAt)})
 	}
 	a.render(w, status, "task", d)
 }
@@ -397,7 +397,7 @@ func ctxValue(p page, key, label string, v any, depth int) (ctxItem, bool) {
 			return it, false
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, x); err == nil {
-			x = ts.UTC().Format("2006-01-02 15:04 UTC")
+			x = p.When(ts)
 		}
 		if slices.Contains(enumKeys, key) {
 			x = optionLabel(p, x)

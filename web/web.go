@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -290,6 +291,33 @@ type page struct {
 	Board  bool // the user may see the escalation board (the nav links it)
 	loc    *i18n.Localizer
 	log    *slog.Logger
+	tz     *time.Location // the user's time zone (UTC when signed out or unknown)
+}
+
+// When is t as the page shows a moment: in the user's time zone, to the minute, with
+// the zone's offset from UTC ("2026-12-07 09:30 UTC+8").
+func (p page) When(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	loc := p.tz
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
+	_, off := t.Zone()
+	zone := "UTC"
+	if off != 0 {
+		sign := "+"
+		if off < 0 {
+			sign, off = "-", -off
+		}
+		zone += sign + strconv.Itoa(off/3600)
+		if m := off % 3600 / 60; m != 0 {
+			zone += fmt.Sprintf(":%02d", m)
+		}
+	}
+	return t.Format("2006-01-02 15:04") + " " + zone
 }
 
 // T returns the catalogue string id in the page's language, filled from pairs of
@@ -333,7 +361,13 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	if err == nil {
 		lang = tag.String()
 	}
-	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log}
+	tz := time.UTC
+	if u != nil && u.TimeZone != "" {
+		if l, err := time.LoadLocation(u.TimeZone); err == nil {
+			tz = l
+		}
+	}
+	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log, tz: tz}
 }
 
 // render executes the page template name with data (a struct embedding page).

@@ -13,6 +13,9 @@ import (
 	"github.com/serviceflow/serviceflow/web"
 )
 
+// demoTimeZone is where the demo organisation works: the web app shows its times there.
+const demoTimeZone = "Asia/Shanghai"
+
 // demoUsers is DOMAIN.md's demo organisation: roles, managers (escalation targets).
 var demoUsers = []store.UserInput{
 	{Username: "judy", DisplayName: "Judy (General Manager)", Roles: []string{"general_manager"}},
@@ -59,6 +62,7 @@ func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 		if u.Locale == "" {
 			u.Locale = "en"
 		}
+		u.TimeZone = demoTimeZone
 		if err := st.CreateUser(ctx, u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
 		}
