@@ -92,6 +92,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}{
 		//                                                                                                   sr  sm  cs  svm fin qa  prd pur ops dgm gm  log adm
 		{"GET /api/v1/me", fixed("/api/v1/me"), nil, "200 200 200 200 200 200 200 200 200 200 200 200 200"},
+		{"PATCH /api/v1/me", fixed("/api/v1/me"), map[string]any{"locale": "en"}, "200 200 200 200 200 200 200 200 200 200 200 200 200"},
 		{"POST /api/v1/customers", fixed("/api/v1/customers"), customer, "201 201 403 403 403 403 403 403 403 403 403 403 201"},
 		{"GET /api/v1/customers", fixed("/api/v1/customers"), nil, "200 200 200 200 403 403 403 403 200 200 200 403 200"},
 		{"GET /api/v1/customers/:id", fixed("/api/v1/customers/cus_acme"), nil, "200 200 200 200 404 404 404 404 200 200 200 404 200"},

@@ -22,14 +22,72 @@ type meResponse struct {
 	Delegate    *string  `json:"delegate"`
 	OutOfOffice bool     `json:"out_of_office"`
 	Locale      string   `json:"locale"`
+	TimeZone    string   `json:"time_zone"`
 }
 
-func (s *Server) getMe(c *gin.Context) {
-	u := me(c)
-	writeJSON(c, http.StatusOK, meResponse{
+func meDTO(u store.User) meResponse {
+	return meResponse{
 		Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Roles: u.RoleNames(),
 		Manager: strOrNil(u.Manager), Delegate: strOrNil(u.Delegate), OutOfOffice: u.OutOfOffice, Locale: u.Locale,
-	})
+		TimeZone: u.TimeZone,
+	}
+}
+
+func (s *Server) getMe(c *gin.Context) { writeJSON(c, http.StatusOK, meDTO(me(c))) }
+
+// Preferences are what a user changes of their own profile (PATCH /me, and the web
+// app's language switch): each field that is set replaces the current value.
+type Preferences struct {
+	Locale   *string `json:"locale,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
+}
+
+// SetPreferences applies p to u's profile and returns the user as it is now. Bad values
+// are a 422 naming the field; nothing changes then.
+func (s *Server) SetPreferences(ctx context.Context, u store.User, p Preferences) (store.User, error) {
+	var v checks
+	return s.setPreferences(ctx, u, p, v)
+}
+
+// setPreferences is SetPreferences after the body's own errors v (from decoding), which
+// are answered together with the values' errors.
+func (s *Server) setPreferences(ctx context.Context, u store.User, p Preferences, v checks) (store.User, error) {
+	locale, tz := u.Locale, u.TimeZone
+	if p.Locale != nil {
+		locale = *p.Locale
+		v.oneOf("locale", locale, true, domain.Locales)
+	}
+	if p.TimeZone != nil {
+		tz = *p.TimeZone
+		v.text("time_zone", tz, true, 64)
+		if !v.failed("time_zone") {
+			if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+				v.add("time_zone", "must be an IANA time zone such as Asia/Shanghai")
+			}
+		}
+	}
+	if pr := v.problem(); pr != nil {
+		return store.User{}, pr
+	}
+	if err := s.st.SetPreferences(ctx, u.Username, locale, tz); err != nil {
+		return store.User{}, err
+	}
+	u.Locale, u.TimeZone = locale, tz
+	return u, nil
+}
+
+func (s *Server) patchMe(c *gin.Context) {
+	var p Preferences
+	v, ok := decodeJSON(c, &p, false)
+	if !ok {
+		return
+	}
+	u, err := s.setPreferences(c.Request.Context(), me(c), p, v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, meDTO(u))
 }
 
 // customerRequest is the body of POST /customers.

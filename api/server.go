@@ -163,6 +163,7 @@ func (s *Server) routes() {
 
 	v1 := e.Group("/api/v1", s.authenticate)
 	v1.GET("/me", s.getMe)
+	v1.PATCH("/me", s.patchMe)
 
 	v1.POST("/customers", s.createCustomer)
 	v1.GET("/customers", s.listCustomers)

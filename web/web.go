@@ -106,6 +106,7 @@ var routes = []route{
 	{http.MethodGet, "/escalations/:id", false},
 	{http.MethodPost, "/escalations/:id/acknowledge", false},
 	{http.MethodGet, "/events", false},
+	{http.MethodPost, "/preferences/language", false},
 }
 
 // New builds the app over the API server srv and its store.
@@ -205,6 +206,7 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("GET /escalations/{id}", a.escalation)
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	m.HandleFunc("GET /events", a.events)
+	m.HandleFunc("POST /preferences/language", a.setLanguage)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -338,6 +340,9 @@ func (p page) T(id string, kv ...any) string {
 	}
 	return s
 }
+
+// Languages are the languages a user can switch the pages to.
+func (p page) Languages() []string { return languages }
 
 // Has reports whether the catalogue has id (for names with an optional translation).
 func (p page) Has(id string) bool {
