@@ -97,6 +97,7 @@ func TestBrowserBoard(t *testing.T) {
 	if !strings.Contains(live, "invoice/INV-2026-0042") || !strings.Contains(live, "dave") {
 		t.Errorf("the new escalation's row: %q", live)
 	}
+	checkAccessible(t, ctx, "the escalation board")
 	boardPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot the board", err)
 	if len(boardPNG) < 1000 {
@@ -139,6 +140,7 @@ func TestBrowserBoard(t *testing.T) {
 	fail("dave acknowledges it too late", chromedp.Do(ctx, chromedp.Click(`#ack-submit`), chromedp.WaitVisible(`#escalation-error`)))
 	late, err := textOf(ctx, `#escalation-error`)
 	fail("read the message", err)
+	checkAccessible(t, ctx, "an escalation's page with its error")
 	if !strings.Contains(late, "already acknowledged by dave") {
 		t.Errorf("a late acknowledge says %q", late)
 	}

@@ -147,6 +147,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	))
 	signinErr, err := textOf(ctx, `#signin-error`)
 	fail("read the error", err)
+	checkAccessible(t, ctx, "the sign-in page with its error")
 	fail("sign in", chromedp.Do(ctx,
 		chromedp.SendKeys(`#password`, DevPassword),
 		chromedp.Click(`#signin-submit`),
@@ -175,6 +176,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	}
 	claimButton, err := chromedp.Run(ctx, chromedp.Nodes(row+` button`))
 	fail("find the claim button", err)
+	checkAccessible(t, ctx, "the group inbox")
 	groupPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot the group inbox", err)
 	fail("claim", chromedp.Do(ctx, chromedp.Click(row+` button`), chromedp.WaitVisible(`.notice`), chromedp.WaitVisible(row+` button`)))
@@ -236,6 +238,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	fail("read the field error", err)
 	severityKept, err := chromedp.Run(ctx, chromedp.Value(`#f-severity`))
 	fail("read the severity", err)
+	checkAccessible(t, ctx, "the task page with a field error")
 	taskPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	fail("screenshot the task page", err)
 	fail("complete evaluate", chromedp.Do(ctx,
@@ -285,6 +288,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	))
 	zh, err := textOf(cctx, `main`)
 	fail("read cathy's inbox", err)
+	checkAccessible(t, cctx, "cathy's zh-CN inbox")
 	if !strings.Contains(zh, "待办") || !strings.Contains(zh, "小组") || strings.Contains(zh, "Inbox") {
 		t.Errorf("cathy's inbox is not in Chinese: %q", zh)
 	}
