@@ -110,6 +110,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /api/v1/tasks/:id", fixed("/api/v1/tasks/tsk_view"), nil, "404 404 200 200 404 404 404 404 404 404 200 404 200"},
 		{"POST /api/v1/tasks/:id/claim", openTask("/claim"), nil, "404 404 200 403 404 404 404 404 404 404 403 404 403"},
 		{"POST /api/v1/tasks/:id/unclaim", carolsTask, nil, "404 404 200 403 404 404 404 404 404 404 403 404 403"},
+		{"POST /api/v1/tasks/:id/assign", openTask("/assign"), map[string]any{"assignee": "carol"}, "404 404 403 200 404 404 404 404 404 404 200 404 200"},
 		{"POST /api/v1/tasks/:id/complete", openTask("/complete"), complete, "404 404 200 403 404 404 404 404 404 404 403 404 403"},
 		{"POST /api/v1/tasks/:id/comments", openTask("/comments"), map[string]any{"text": "hi"}, "404 404 201 201 404 404 404 404 404 404 201 404 201"},
 		{"GET /api/v1/escalations", fixed("/api/v1/escalations"), nil, "403 200 403 200 403 403 403 403 200 200 200 403 200"},

@@ -125,6 +125,7 @@ func TestBadInput(t *testing.T) {
 		"/api/v1/complaints":                  {"/api/v1/complaints", "carol", `{"customer_id":"cus_acme","channel":"web","subject":"s","description":"d"}`},
 		"/api/v1/tasks/:id/complete":          {"/api/v1/tasks/tsk_open/complete", "carol", `{"action":"accept","data":{"category":"product"}}`},
 		"/api/v1/tasks/:id/comments":          {"/api/v1/tasks/tsk_open/comments", "carol", `{"text":"hello"}`},
+		"/api/v1/tasks/:id/assign":            {"/api/v1/tasks/tsk_open/assign", "dave", `{"assignee":"cathy"}`},
 		"/api/v1/escalations/:id/acknowledge": {"/api/v1/escalations/esc_1/acknowledge", "dave", `{"comment":"on it"}`},
 		"/c/:token":                           {"/c/tok_bad", "", `{"score":5}`},
 		"/c/feedback/:token":                  {"/c/feedback/tok_bad", "", `{"score":5}`},

@@ -181,6 +181,7 @@ func (s *Server) routes() {
 	v1.GET("/tasks/:id", s.getTask)
 	v1.POST("/tasks/:id/claim", s.claimTask)
 	v1.POST("/tasks/:id/unclaim", s.unclaimTask)
+	v1.POST("/tasks/:id/assign", s.assignTask)
 	v1.POST("/tasks/:id/complete", s.completeTask)
 	v1.POST("/tasks/:id/comments", s.commentTask)
 

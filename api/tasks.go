@@ -255,6 +255,85 @@ func (s *Server) UnclaimTask(ctx context.Context, u store.User, id string) (stor
 	return t, err
 }
 
+// assignRequest is the body of POST /tasks/{id}/assign.
+type assignRequest struct {
+	Assignee string `json:"assignee"`
+}
+
+func (s *Server) assignTask(c *gin.Context) {
+	id, ok := pathID(c, "id", "task")
+	if !ok {
+		return
+	}
+	var req assignRequest
+	v, ok := decodeJSON(c, &req, false)
+	if !ok {
+		return
+	}
+	t, err := s.reassignTask(c.Request.Context(), me(c), id, req.Assignee, v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, taskDTO(t))
+}
+
+// ReassignTask has u, a manager, give open task id to assignee: 404 when u may not see
+// it, 403 unless u oversees its process, 409 when it is closed, and 422 (assignee) unless
+// assignee may work it: a member of its candidate groups or, for a task without groups,
+// someone who shares a role with its holder; never a user the task excludes.
+func (s *Server) ReassignTask(ctx context.Context, u store.User, id, assignee string) (store.Task, error) {
+	return s.reassignTask(ctx, u, id, assignee, nil)
+}
+
+// Assignees lists who task t may be reassigned to (ReassignTask's rule), by username.
+func (s *Server) Assignees(ctx context.Context, t store.Task) ([]string, error) {
+	groups := t.CandidateGroups
+	if len(groups) == 0 && t.Assignee != "" {
+		holder, err := s.st.UserByUsername(ctx, t.Assignee)
+		if err != nil {
+			return nil, err
+		}
+		groups = holder.RoleNames()
+	}
+	names, err := store.UsernamesInGroups(ctx, s.st.Pool, groups)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return slices.Contains(t.ExcludeUsers, n) }), nil
+}
+
+func (s *Server) reassignTask(ctx context.Context, u store.User, id, assignee string, v checks) (store.Task, error) {
+	t, _, err := s.TaskFor(ctx, u, id)
+	switch {
+	case err != nil:
+		return t, err
+	case !s.access.Oversees(u, t.Process):
+		return t, problem(http.StatusForbidden, "only a manager of the "+t.Process+" process may reassign its tasks")
+	}
+	v.text("assignee", assignee, true, 100)
+	if !v.failed("assignee") {
+		may, err := s.Assignees(ctx, t)
+		if err != nil {
+			return t, err
+		}
+		if !slices.Contains(may, assignee) {
+			v.add("assignee", "is not a user who may work on this task")
+		}
+	}
+	if p := v.problem(); p != nil {
+		return t, p
+	}
+	if t.Status != domain.TaskOpen {
+		return t, conflict("the task is " + t.Status)
+	}
+	t, err = s.st.ReassignTask(ctx, t.ID, u.Username, assignee, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return t, conflict("the task is " + t.Status)
+	}
+	return t, err
+}
+
 type completeRequest struct {
 	Action  string         `json:"action"`
 	Comment string         `json:"comment,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/serviceflow/serviceflow/domain"
 )
@@ -191,10 +192,33 @@ func (s *Store) UnclaimTask(ctx context.Context, id, username string, at time.Ti
 		 WHERE id = $1 AND status = 'open' AND assignee = $2 AND cardinality(candidate_groups) > 0`)
 }
 
+// ReassignTask gives an open task to assignee, on the word of actor (a manager), and
+// records a task_reassigned audit event naming both holders. A delegation ends with it.
+// ErrConflict when the task is closed.
+func (s *Store) ReassignTask(ctx context.Context, id, actor, assignee string, at time.Time) (Task, error) {
+	var from string
+	return s.changeAssigneeBy(ctx, id, actor, "task_reassigned", at, func(ctx context.Context, tx pgx.Tx) (pgconn.CommandTag, error) {
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(assignee, '') FROM tasks WHERE id = $1 FOR UPDATE`, id).Scan(&from); err != nil &&
+			!errors.Is(err, pgx.ErrNoRows) {
+			return pgconn.CommandTag{}, err
+		}
+		return tx.Exec(ctx, `UPDATE tasks SET assignee = $2, delegated_from = NULL WHERE id = $1 AND status = 'open'`, id, assignee)
+	}, func(d map[string]any) { d["from"], d["to"] = from, assignee })
+}
+
 func (s *Store) changeAssignee(ctx context.Context, id, username, event string, at time.Time, update string) (Task, error) {
+	return s.changeAssigneeBy(ctx, id, username, event, at, func(ctx context.Context, tx pgx.Tx) (pgconn.CommandTag, error) {
+		return tx.Exec(ctx, update, id, username)
+	}, nil)
+}
+
+// changeAssigneeBy runs update in a transaction and, when it changed the task, records
+// event by actor (detail adds to the audit detail when not nil).
+func (s *Store) changeAssigneeBy(ctx context.Context, id, actor, event string, at time.Time,
+	update func(context.Context, pgx.Tx) (pgconn.CommandTag, error), detail func(map[string]any)) (Task, error) {
 	var t Task
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, update, id, username)
+		tag, err := update(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -205,10 +229,13 @@ func (s *Store) changeAssignee(ctx context.Context, id, username, event string, 
 		if tag.RowsAffected() == 0 {
 			return ErrConflict
 		}
+		d := map[string]any{"task_id": t.ID, "step": t.Step}
+		if detail != nil {
+			detail(d)
+		}
 		return InsertAudit(ctx, tx, domain.AuditInput{
 			Key:     fmt.Sprintf("%s/%s/%s", t.ID, event, domain.NewID("evt")),
-			Process: t.Process, ProcessID: t.ProcessID, Actor: username, Event: event,
-			Detail: map[string]any{"task_id": t.ID, "step": t.Step}, At: at,
+			Process: t.Process, ProcessID: t.ProcessID, Actor: actor, Event: event, Detail: d, At: at,
 		})
 	})
 	return t, err

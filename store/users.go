@@ -128,12 +128,16 @@ func scanUser(row pgx.Row) (User, error) {
 	return u, nil
 }
 
-// SetLocale sets the language of username's pages and e-mails (one of domain.Locales).
-func (s *Store) SetLocale(ctx context.Context, username, locale string) error {
+// SetPreferences sets the language (one of domain.Locales) and the time zone (an IANA
+// name) of username's pages and e-mails.
+func (s *Store) SetPreferences(ctx context.Context, username, locale, timeZone string) error {
 	if !domain.In(locale, domain.Locales) {
 		return fmt.Errorf("unknown locale %q", locale)
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE users SET locale = $2 WHERE username = $1`, username, locale)
+	if _, err := time.LoadLocation(timeZone); err != nil {
+		return fmt.Errorf("unknown time zone %q", timeZone)
+	}
+	tag, err := s.Pool.Exec(ctx, `UPDATE users SET locale = $2, time_zone = $3 WHERE username = $1`, username, locale, timeZone)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = ErrNotFound
 	}

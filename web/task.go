@@ -64,6 +64,7 @@ type taskData struct {
 	Open, CanAct, CanClaim       bool
 	CanUnclaim                   bool
 	HeldBy, ClosedText           string
+	Reassign                     []string // who a manager may give the task to
 	Context                      []ctxItem
 	Fields                       []formField
 	Actions                      []actionButton
@@ -125,6 +126,10 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 		d.CanUnclaim = t.Assignee == u.Username && len(t.CandidateGroups) > 0
 		if t.Assignee != "" && t.Assignee != u.Username {
 			d.HeldBy = t.Assignee
+		}
+		if d.Reassign, err = a.reassignees(r, *u, t); err != nil {
+			a.internal(w, r, err)
+			return
 		}
 	} else {
 		who := t.CompletedBy

@@ -98,6 +98,7 @@ var routes = []route{
 	{http.MethodPost, "/signout", false},
 	{http.MethodPost, "/tasks/:id/claim", false},
 	{http.MethodPost, "/tasks/:id/unclaim", false},
+	{http.MethodPost, "/tasks/:id/assign", false},
 	{http.MethodGet, "/tasks/:id", false},
 	{http.MethodPost, "/tasks/:id/complete", true},
 	{http.MethodPost, "/tasks/:id/comments", false},
@@ -199,6 +200,7 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /signout", a.signOut)
 	m.HandleFunc("POST /tasks/{id}/claim", a.claim)
 	m.HandleFunc("POST /tasks/{id}/unclaim", a.unclaim)
+	m.HandleFunc("POST /tasks/{id}/assign", a.reassign)
 	m.HandleFunc("GET /tasks/{id}", a.taskPage)
 	m.HandleFunc("POST /tasks/{id}/complete", a.complete)
 	m.HandleFunc("POST /tasks/{id}/comments", a.comment)
