@@ -150,6 +150,7 @@ func runUsers(ctx context.Context, args []string) error {
 	fs.StringVar(&in.DisplayName, "name", "", "display name (default: the username)")
 	fs.StringVar(&in.Email, "email", "", "e-mail address (required for a new user)")
 	fs.StringVar(&in.Locale, "locale", "en", "en or zh-CN")
+	fs.StringVar(&in.TimeZone, "time-zone", "UTC", "IANA time zone the web app shows times in, e.g. Asia/Shanghai")
 	fs.StringVar(&roles, "roles", "", "comma-separated roles: "+joinRoles())
 	fs.StringVar(&in.Manager, "manager", "", "username of the user's manager (escalation target)")
 	fs.StringVar(&in.Delegate, "delegate", "", "username of the out-of-office delegate")
