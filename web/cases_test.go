@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -203,10 +204,17 @@ func TestComplaintPages(t *testing.T) {
 	if !strings.Contains(body, `id="nav-complaints"`) || strings.Contains(body, `id="nav-contracts"`) {
 		t.Errorf("carol's nav")
 	}
-	// Signed out: to the sign-in page.
+	// Signed out: to the sign-in page, and back to the case after it.
 	if w := e.req(http.MethodGet, "/complaints/cmp_a", "", nil); w.Code != http.StatusSeeOther ||
-		!strings.HasPrefix(w.Header().Get("Location"), "/signin") {
+		w.Header().Get("Location") != "/signin?next=%2Fcomplaints%2Fcmp_a" {
 		t.Errorf("signed out: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	if w := e.req(http.MethodGet, "/complaints", "", nil); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/signin" {
+		t.Errorf("signed out, the list: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	w = e.req(http.MethodPost, "/signin", "", url.Values{"username": {"carol"}, "password": {testPassword}, "next": {"/complaints/cmp_a"}})
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/complaints/cmp_a" {
+		t.Errorf("sign-in with next: %d %s", w.Code, w.Header().Get("Location"))
 	}
 	// zh-CN.
 	if body := e.req(http.MethodGet, "/complaints/cmp_a", e.session("cathy"), nil).Body.String(); !strings.Contains(body, "时间线") ||
