@@ -113,8 +113,9 @@ func TestTaskPage(t *testing.T) {
 	carol := e.session("carol")
 
 	// The inbox links the row to its page.
-	if r := row(e.req(http.MethodGet, "/", carol, nil).Body.String(), "ev1"); !strings.Contains(r, `<a href="/tasks/ev1"`) {
-		t.Fatalf("inbox row without a link to its page: %s", r)
+	if r := row(e.req(http.MethodGet, "/", carol, nil).Body.String(), "ev1"); !strings.Contains(r, `<a href="/tasks/ev1"`) ||
+		!strings.Contains(r, `<a href="/complaints/cmp_1" class="pid case-link">cmp_1</a>`) {
+		t.Fatalf("inbox row without a link to its page and its case's: %s", r)
 	}
 
 	w := e.req(http.MethodGet, "/tasks/ev1", carol, nil)
