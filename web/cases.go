@@ -311,7 +311,7 @@ func detailText(p page, key string, v any) string {
 		switch {
 		case key == "step":
 			return stepName(p, x)
-		case key == "status" || key == "from" || key == "to":
+		case key == "status":
 			return statusName(p, x)
 		case key == "class":
 			return className(p, x)
@@ -319,10 +319,9 @@ func detailText(p page, key string, v any) string {
 			return reasonName(p, x)
 		case key == "route" || key == "current_steps":
 			return stepName(p, x)
-		case slices.Contains(enumKeys, key) || key == "action":
-			if key == "action" {
-				return actionLabel(p, x)
-			}
+		case key == "action" || key == "decision":
+			return actionLabel(p, x)
+		case slices.Contains(enumKeys, key) || key == "channel":
 			return optionLabel(p, x)
 		}
 		return x
