@@ -137,32 +137,58 @@ func (s *Server) createComplaint(c *gin.Context) {
 	})
 }
 
+// ComplaintFor returns complaint id with its audit timeline for u: a 404 *Problem when
+// it is unknown or u may not see it (the two are not told apart). The JSON detail and
+// the web app's complaint page both read through it.
+func (s *Server) ComplaintFor(ctx context.Context, u store.User, id string) (store.Complaint, []store.TimelineEntry, error) {
+	cm, err := s.st.ComplaintByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(u, domain.ProcessComplaint, ComplaintParties(cm))) {
+		return store.Complaint{}, nil, problem(http.StatusNotFound, "complaint not found")
+	}
+	if err != nil {
+		return store.Complaint{}, nil, err
+	}
+	tl, err := s.st.Timeline(ctx, cm.ID)
+	if err != nil {
+		return store.Complaint{}, nil, err
+	}
+	return cm, tl, nil
+}
+
+// ListComplaints lists a page of the complaints u may list: f's status, customer and
+// page, narrowed to the customers u owns when u lists only their own; a 403 *Problem
+// when u may list none. The JSON list and the web app's list both read through it.
+func (s *Server) ListComplaints(ctx context.Context, u store.User, f store.ComplaintFilter) ([]store.Complaint, string, error) {
+	switch all, own := s.access.Lists(u, domain.ProcessComplaint); {
+	case all:
+	case own:
+		f.Owner = u.Username
+	default:
+		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessComplaint+" list")
+	}
+	return s.st.ListComplaints(ctx, f)
+}
+
 func (s *Server) getComplaint(c *gin.Context) {
 	id, ok := pathID(c, "id", "complaint")
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	cm, err := s.st.ComplaintByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(me(c), domain.ProcessComplaint, ComplaintParties(cm))) {
-		notFound(c, "complaint")
-		return
-	}
+	cm, tl, err := s.ComplaintFor(c.Request.Context(), me(c), id)
 	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return
 	}
-	out := complaintDetail{complaintResponse: complaintDTO(cm)}
-	if out.Timeline, err = s.st.Timeline(ctx, cm.ID); err != nil {
-		s.internal(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, out)
+	writeJSON(c, http.StatusOK, complaintDetail{complaintResponse: complaintDTO(cm), Timeline: tl})
 }
 
 func (s *Server) listComplaints(c *gin.Context) {
 	f := store.ComplaintFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
-	if s.listScope(c, domain.ProcessComplaint, func(me string) { f.Owner = me }) {
-		servePage(s, c, &f, store.CursorComplaints, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses), s.st.ListComplaints, complaintDTO)
+	// listScope answers 403 before the query is checked; ListComplaints narrows the list.
+	if s.listScope(c, domain.ProcessComplaint, func(string) {}) {
+		servePage(s, c, &f, store.CursorComplaints, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses),
+			func(ctx context.Context, f store.ComplaintFilter) ([]store.Complaint, string, error) {
+				return s.ListComplaints(ctx, me(c), f)
+			}, complaintDTO)
 	}
 }

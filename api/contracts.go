@@ -164,6 +164,59 @@ func (s *Server) createContract(c *gin.Context) {
 	})
 }
 
+// ContractFor returns contract id with its review record for u: a 404 *Problem when it
+// is unknown or u may not see it (the two are not told apart). The JSON detail, the
+// contract Updates and the web app's contract page all read through it.
+func (s *Server) ContractFor(ctx context.Context, u store.User, id string) (store.ContractRow, error) {
+	row, err := s.st.GetContract(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(u, domain.ProcessContract, ContractParties(row.State))) {
+		return store.ContractRow{}, problem(http.StatusNotFound, "contract not found")
+	}
+	return row, err
+}
+
+// ContractTimeline returns the audit timeline of a contract u may see (ContractFor),
+// oldest first.
+func (s *Server) ContractTimeline(ctx context.Context, row store.ContractRow) ([]store.TimelineEntry, error) {
+	return s.st.Timeline(ctx, row.State.ID)
+}
+
+// contractScope narrows a contract filter's submitter to what u may list: all contracts,
+// or (a sales rep) those u submitted; ok is false when u may list none.
+func (s *Server) contractScope(u store.User) (submittedBy string, ok bool) {
+	switch all, own := s.access.Lists(u, domain.ProcessContract); {
+	case all:
+		return "", true
+	case own:
+		return u.Username, true
+	}
+	return "", false
+}
+
+// ListContracts lists a page of the contracts u may list: f's status, customer and page,
+// narrowed to the contracts u submitted when u lists only their own; a 403 *Problem when
+// u may list none. The JSON list and the web app's list both read through it.
+func (s *Server) ListContracts(ctx context.Context, u store.User, f store.ContractFilter) ([]domain.ContractState, string, error) {
+	by, ok := s.contractScope(u)
+	if !ok {
+		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessContract+" list")
+	}
+	f.SubmittedBy = by
+	return s.st.ListContracts(ctx, f)
+}
+
+// ListLedger lists a page of the contract ledger u may list: every contract that was
+// approved and has its ledger number (also while an amendment is under review), in
+// ledger order, narrowed as ListContracts narrows; a 403 *Problem when u may list none.
+func (s *Server) ListLedger(ctx context.Context, u store.User, f store.LedgerFilter) ([]domain.ContractState, string, error) {
+	by, ok := s.contractScope(u)
+	if !ok {
+		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessContract+" list")
+	}
+	f.SubmittedBy = by
+	return s.st.ListLedger(ctx, f)
+}
+
 // loadContract loads the contract of the :id path parameter, answering 404 when the
 // caller may not see it.
 func (s *Server) loadContract(c *gin.Context) (store.ContractRow, bool) {
@@ -171,13 +224,9 @@ func (s *Server) loadContract(c *gin.Context) (store.ContractRow, bool) {
 	if !ok {
 		return store.ContractRow{}, false
 	}
-	row, err := s.st.GetContract(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(me(c), domain.ProcessContract, ContractParties(row.State))) {
-		notFound(c, "contract")
-		return row, false
-	}
+	row, err := s.ContractFor(c.Request.Context(), me(c), id)
 	if err != nil {
-		s.internal(c, err)
+		s.fail(c, err)
 		return row, false
 	}
 	return row, true
@@ -193,8 +242,12 @@ func (s *Server) getContract(c *gin.Context) {
 
 func (s *Server) listContracts(c *gin.Context) {
 	f := store.ContractFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
-	if s.listScope(c, domain.ProcessContract, func(me string) { f.SubmittedBy = me }) {
-		servePage(s, c, &f, store.ContractsCursor(f.Status), &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses), s.st.ListContracts, contractDTO)
+	// listScope answers 403 before the query is checked; ListContracts narrows the list.
+	if s.listScope(c, domain.ProcessContract, func(string) {}) {
+		servePage(s, c, &f, store.ContractsCursor(f.Status), &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses),
+			func(ctx context.Context, f store.ContractFilter) ([]domain.ContractState, string, error) {
+				return s.ListContracts(ctx, me(c), f)
+			}, contractDTO)
 	}
 }
 

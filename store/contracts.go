@@ -142,6 +142,7 @@ func (s *Store) GetContract(ctx context.Context, id string) (ContractRow, error)
 type ContractFilter struct {
 	Status      string
 	CustomerID  string
+	Class       string // "" = any class (of the version under review or in force)
 	SubmittedBy string // "" = anybody
 	Limit       int
 	Cursor      string
@@ -164,9 +165,9 @@ func (s *Store) ListContracts(ctx context.Context, f ContractFilter) ([]domain.C
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT state, coalesce(ledger_no, ''), `+key+` FROM contracts
 		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR customer_id = $2) AND ($3 = '' OR submitted_by = $3)
-		  AND (NOT $4 OR `+key+` `+cmp+` $5)
+		  AND ($7 = '' OR class = $7) AND (NOT $4 OR `+key+` `+cmp+` $5)
 		ORDER BY `+key+` `+order+` LIMIT $6`,
-		f.Status, f.CustomerID, f.SubmittedBy, has, cur.ID, limit+1)
+		f.Status, f.CustomerID, f.SubmittedBy, has, cur.ID, limit+1, f.Class)
 	if err != nil {
 		return nil, "", err
 	}

@@ -140,3 +140,47 @@ func TestContractReviewsAreRecordedOnce(t *testing.T) {
 		t.Fatalf("review record: %+v %v", got.ReviewRecord, err)
 	}
 }
+
+// The ledger lists every contract with a ledger number, in ledger order, also one whose
+// amendment is under review (ListContracts with status approved leaves it out), and
+// pages with its own cursor.
+func TestLedgerKeepsAmendedContracts(t *testing.T) {
+	s := storetest.New(t, "ledger")
+	seedContractOwner(t, s)
+	ctx := context.Background()
+	for i, status := range []string{domain.ContractApproved, domain.ContractAmendmentReview, domain.ContractApproved, domain.ContractInReview} {
+		id := fmt.Sprintf("ctr_l%d", i)
+		st := contractState(id)
+		st.Status = status
+		if i == 1 {
+			st.Class = domain.ClassSpecial
+		}
+		if err := store.UpsertContract(ctx, s.Pool, st, "contract/"+id); err != nil {
+			t.Fatal(err)
+		}
+		if status == domain.ContractInReview {
+			continue
+		}
+		if err := s.WithTx(ctx, func(tx pgx.Tx) error { _, err := store.AssignLedgerNo(ctx, tx, id, 2026); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, next, err := s.ListLedger(ctx, store.LedgerFilter{Limit: 2})
+	if err != nil || len(page) != 2 || page[0].LedgerNo != "HT-2026-0001" || page[1].ID != "ctr_l1" || next == "" {
+		t.Fatalf("ledger page 1: %+v %q %v", page, next, err)
+	}
+	page, next, err = s.ListLedger(ctx, store.LedgerFilter{Limit: 2, Cursor: next})
+	if err != nil || len(page) != 1 || page[0].LedgerNo != "HT-2026-0003" || next != "" {
+		t.Fatalf("ledger page 2: %+v %q %v", page, next, err)
+	}
+	if page, _, err := s.ListLedger(ctx, store.LedgerFilter{SubmittedBy: "bob"}); err != nil || len(page) != 0 {
+		t.Fatalf("bob's ledger: %+v %v", page, err)
+	}
+	if _, _, err := s.ListLedger(ctx, store.LedgerFilter{Cursor: store.Cursor{K: store.CursorLedger, ID: "HT-2026-0001"}.Encode()}); err == nil {
+		t.Fatalf("the ledger took a cursor of the approved-contracts list")
+	}
+	special, _, err := s.ListContracts(ctx, store.ContractFilter{Class: domain.ClassSpecial})
+	if err != nil || len(special) != 1 || special[0].ID != "ctr_l1" {
+		t.Fatalf("class filter: %+v %v", special, err)
+	}
+}

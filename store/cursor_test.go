@@ -12,13 +12,14 @@ import (
 func TestCursorBelongsToItsList(t *testing.T) {
 	at := time.Date(2026, 5, 1, 9, 30, 0, 123456000, time.UTC)
 	issued := map[string]Cursor{
-		CursorTasks:       {K: CursorTasks, T: at, N: 2, ID: "tsk_1"},
-		CursorComplaints:  {K: CursorComplaints, ID: "cmp_1"},
-		CursorContracts:   {K: CursorContracts, ID: "ctr_1"},
-		CursorLedger:      {K: CursorLedger, ID: "HT-2026-0001"},
-		CursorCustomers:   {K: CursorCustomers, ID: "cus_1"},
-		CursorEscalations: {K: CursorEscalations, T: at, ID: "esc_1"},
-		CursorEmails:      {K: CursorEmails, T: at, ID: "eml_1"},
+		CursorTasks:          {K: CursorTasks, T: at, N: 2, ID: "tsk_1"},
+		CursorComplaints:     {K: CursorComplaints, ID: "cmp_1"},
+		CursorContracts:      {K: CursorContracts, ID: "ctr_1"},
+		CursorLedger:         {K: CursorLedger, ID: "HT-2026-0001"},
+		CursorContractLedger: {K: CursorContractLedger, ID: "HT-2026-0002"},
+		CursorCustomers:      {K: CursorCustomers, ID: "cus_1"},
+		CursorEscalations:    {K: CursorEscalations, T: at, ID: "esc_1"},
+		CursorEmails:         {K: CursorEmails, T: at, ID: "eml_1"},
 	}
 	for list, c := range issued {
 		for other := range issued {

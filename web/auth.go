@@ -64,7 +64,7 @@ func (a *App) signedIn(w http.ResponseWriter, r *http.Request) (*store.User, boo
 		a.clearCookie(w)
 		to := "/signin"
 		if r.Method == http.MethodGet && taskPath.MatchString(r.URL.Path) {
-			to += "?next=" + url.QueryEscape(r.URL.Path) // back to the task after sign-in
+			to += "?next=" + url.QueryEscape(r.URL.Path) // back to the task or case after sign-in
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil, false
@@ -88,10 +88,12 @@ type signInData struct {
 	Next     string // the page to open after sign-in ("" for the inbox)
 }
 
-// taskPath is the only kind of page a sign-in goes on to (a staff e-mail's task link).
-var taskPath = regexp.MustCompile(`^/tasks/[A-Za-z0-9_-]{1,100}$`)
+// taskPath is the only kind of page a sign-in goes on to: a task (a staff e-mail's task
+// link) or a case's page (a link passed on between colleagues).
+var taskPath = regexp.MustCompile(`^/(tasks|complaints|contracts)/[A-Za-z0-9_-]{1,100}$`)
 
-// nextPage is where a sign-in goes on to: next when it is a task page, else the inbox.
+// nextPage is where a sign-in goes on to: next when it is a task or case page, else the
+// inbox.
 func nextPage(next string) string {
 	if taskPath.MatchString(next) {
 		return next

@@ -40,6 +40,7 @@ type inboxTab struct {
 
 type inboxRow struct {
 	ID, Title, Customer, Process, Step string
+	ProcessID, CaseLink                string // CaseLink: the case's page, "" when it has none
 	DueAt                              time.Time
 	DueClass, DueText                  string
 	Escalation                         int
@@ -120,7 +121,7 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 		}
 		row := inboxRow{ID: t.ID, Title: t.Title, Customer: customers[t.ID], Process: p.T("process." + t.Process),
 			Step: stepName(p, t.Step), DueAt: t.DueAt, DueClass: dueClass(t.CreatedAt, t.DueAt, now),
-			Escalation: t.EscalationLevel,
+			Escalation: t.EscalationLevel, ProcessID: t.ProcessID, CaseLink: caseLink(t.Process, t.ProcessID),
 			CanClaim:   acc.Claim && t.Assignee == "",
 			CanUnclaim: t.Assignee == u.Username && len(t.CandidateGroups) > 0}
 		if t.Assignee != "" && t.Assignee != u.Username {

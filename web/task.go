@@ -72,6 +72,7 @@ type taskData struct {
 	ActionError, FormError       string // errors that name no field of the form
 	Comments                     []commentRow
 	NewComment, NewCommentError  string
+	CaseLink                     string // the page of the task's case, "" when it has none
 }
 
 // formValues is what the person typed, kept when the page is shown again with errors.
@@ -140,6 +141,7 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 		d.DueText = ""
 	}
 	d.Context = contextItems(p, t.Context)
+	d.CaseLink = caseLink(t.Process, t.ProcessID)
 	for _, f := range t.Form {
 		ff := formField{Name: f.Name, ID: "f-" + f.Name, Label: fieldLabel(p, f.Name), Type: f.Type, Required: f.Required,
 			Value: fv.values.Get("f." + f.Name), Currency: fv.values.Get("f." + f.Name + ".currency"), Error: errorText(p, fv.errs[f.Name])}

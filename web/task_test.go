@@ -113,8 +113,9 @@ func TestTaskPage(t *testing.T) {
 	carol := e.session("carol")
 
 	// The inbox links the row to its page.
-	if r := row(e.req(http.MethodGet, "/", carol, nil).Body.String(), "ev1"); !strings.Contains(r, `<a href="/tasks/ev1"`) {
-		t.Fatalf("inbox row without a link to its page: %s", r)
+	if r := row(e.req(http.MethodGet, "/", carol, nil).Body.String(), "ev1"); !strings.Contains(r, `<a href="/tasks/ev1"`) ||
+		!strings.Contains(r, `<a href="/complaints/cmp_1" class="pid case-link">cmp_1</a>`) {
+		t.Fatalf("inbox row without a link to its page and its case's: %s", r)
 	}
 
 	w := e.req(http.MethodGet, "/tasks/ev1", carol, nil)
@@ -124,7 +125,7 @@ func TestTaskPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"<h1>Evaluate complaint: Spindle vibrates</h1>", `href="/" id="back-to-inbox"`, "Complaint", "Step: Evaluate",
-		`class="badge due-ok"`, "5h left", "Level 1",
+		`class="badge due-ok"`, "5h left", "Level 1", `<a href="/complaints/cmp_1" id="task-case">Open the case</a>`,
 		// the context, readable: labels from the catalogue, the description as a paragraph
 		"<dt>Subject</dt>", "Spindle vibrates at 3000 rpm", `<div class="ctx-item long" id="ctx-description"><dt>Description</dt>`,
 		"The operator stopped the machine.", "<dt>Customer</dt>", "Northwind Machinery", "<dt>Customer tier</dt>",
@@ -141,8 +142,10 @@ func TestTaskPage(t *testing.T) {
 			t.Errorf("task page lacks %q", want)
 		}
 	}
+	// No identifier is shown (the case link's address is the only place the case id is).
+	shown := strings.Replace(body, `href="/complaints/cmp_1"`, "", 1)
 	for _, bad := range []string{"complaint_id", "cmp_1", "order_id", "Order", "style=", "<script>"} {
-		if strings.Contains(body, bad) {
+		if strings.Contains(shown, bad) {
 			t.Errorf("task page has %q", bad)
 		}
 	}

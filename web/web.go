@@ -31,6 +31,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/serviceflow/serviceflow/api"
+	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
 
@@ -108,6 +109,11 @@ var routes = []route{
 	{http.MethodPost, "/escalations/:id/acknowledge", false},
 	{http.MethodGet, "/events", false},
 	{http.MethodPost, "/preferences/language", false},
+	{http.MethodGet, "/complaints", false},
+	{http.MethodGet, "/complaints/:id", false},
+	{http.MethodGet, "/contracts", false},
+	{http.MethodGet, "/contracts/ledger", false},
+	{http.MethodGet, "/contracts/:id", false},
 }
 
 // New builds the app over the API server srv and its store.
@@ -209,6 +215,11 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	m.HandleFunc("GET /events", a.events)
 	m.HandleFunc("POST /preferences/language", a.setLanguage)
+	m.HandleFunc("GET /complaints", a.complaints)
+	m.HandleFunc("GET /complaints/{id}", a.complaint)
+	m.HandleFunc("GET /contracts", a.contracts)
+	m.HandleFunc("GET /contracts/ledger", a.ledger)
+	m.HandleFunc("GET /contracts/{id}", a.contract)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -296,6 +307,9 @@ type page struct {
 	loc    *i18n.Localizer
 	log    *slog.Logger
 	tz     *time.Location // the user's time zone (UTC when signed out or unknown)
+
+	// Complaints and Contracts: the user may list them (the nav links the lists).
+	Complaints, Contracts bool
 }
 
 // When is t as the page shows a moment: in the user's time zone, to the minute, with
@@ -374,8 +388,17 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 			tz = l
 		}
 	}
-	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log, tz: tz}
+	p := page{Lang: lang, User: u, loc: loc, log: a.log, tz: tz}
+	if u != nil {
+		p.Board = a.access.MaySeeEscalations(*u)
+		p.Complaints = mayList(a.access.Lists(*u, domain.ProcessComplaint))
+		p.Contracts = mayList(a.access.Lists(*u, domain.ProcessContract))
+	}
+	return p
 }
+
+// mayList is whether a user whom api.Access.Lists gives all or own may list at all.
+func mayList(all, own bool) bool { return all || own }
 
 // render executes the page template name with data (a struct embedding page).
 func (a *App) render(w http.ResponseWriter, status int, name string, data any) {
