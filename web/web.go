@@ -106,6 +106,10 @@ var routes = []route{
 	{http.MethodGet, "/escalations/:id", false},
 	{http.MethodPost, "/escalations/:id/acknowledge", false},
 	{http.MethodGet, "/events", false},
+	{http.MethodGet, "/complaints/new", false},
+	{http.MethodPost, "/complaints/new", true},
+	{http.MethodGet, "/contracts/new", false},
+	{http.MethodPost, "/contracts/new", true},
 }
 
 // New builds the app over the API server srv and its store.
@@ -205,6 +209,10 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("GET /escalations/{id}", a.escalation)
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	m.HandleFunc("GET /events", a.events)
+	m.HandleFunc("GET /complaints/new", a.newComplaintPage)
+	m.HandleFunc("POST /complaints/new", a.fileComplaint)
+	m.HandleFunc("GET /contracts/new", a.newContractPage)
+	m.HandleFunc("POST /contracts/new", a.submitContract)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +267,8 @@ func loadCatalogues() (*i18n.Bundle, error) {
 	return b, nil
 }
 
-// parsePages parses each page template with the layout.
+// parsePages parses each page template with the layout and the partials (the files
+// named _*.html, which are no pages).
 func parsePages() (map[string]*template.Template, error) {
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -268,16 +277,22 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", f)
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", f, err)
 		}
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// templateFuncs are the functions the templates may call besides the builtins.
+var templateFuncs = template.FuncMap{
+	// fieldArgs passes a page and a form field to a partial ("newfield").
+	"fieldArgs": func(p any, f newField) map[string]any { return map[string]any{"P": p, "F": f} },
 }
 
 // page is what every template gets: the language, the signed-in user (nil when signed
@@ -289,9 +304,12 @@ type page struct {
 	Notice string
 	Error  string
 	Board  bool // the user may see the escalation board (the nav links it)
-	loc    *i18n.Localizer
-	log    *slog.Logger
-	tz     *time.Location // the user's time zone (UTC when signed out or unknown)
+	// FileComplaint, SubmitContract: the user may file complaints, submit contracts (the
+	// nav links the forms).
+	FileComplaint, SubmitContract bool
+	loc                           *i18n.Localizer
+	log                           *slog.Logger
+	tz                            *time.Location // the user's time zone (UTC when signed out or unknown)
 }
 
 // When is t as the page shows a moment: in the user's time zone, to the minute, with
@@ -367,7 +385,8 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 			tz = l
 		}
 	}
-	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log, tz: tz}
+	return page{Lang: lang, User: u, Board: u != nil && a.access.MaySeeEscalations(*u), loc: loc, log: a.log, tz: tz,
+		FileComplaint: u != nil && a.access.MayFileComplaint(*u), SubmitContract: u != nil && a.access.MaySubmitContract(*u)}
 }
 
 // render executes the page template name with data (a struct embedding page).
