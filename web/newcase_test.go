@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -335,6 +336,61 @@ func TestNewComplaintChinese(t *testing.T) {
 	for _, want := range []string{"<h1>新建投诉</h1>", ">电话</option>", "提交投诉", `id="nav-new-complaint">新建投诉</a>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("zh-CN form lacks %s", want)
+		}
+	}
+}
+
+func TestInboxFilters(t *testing.T) {
+	e, _ := newCaseEnv(t)
+	now := e.clock.now()
+	for _, c := range []struct{ id, customer string }{{"cmp_a1", "cus_acme"}, {"cmp_a2", "cus_zen"}} {
+		_, err := e.st.Pool.Exec(context.Background(), `INSERT INTO complaints (id, workflow_id, customer_id, channel, subject,
+			description, status, severity, filed_by, received_at, response_due_at, updated_at)
+			VALUES ($1, 'complaint/'||$1, $2, 'phone', 'S', 'D', 'received', 'normal', 'carol', $3, $3, $3)`, c.id, c.customer, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.insertTask(taskRow{id: "a1", step: domain.StepEvaluate, customer: "Acme Tools", created: now, due: now.Add(time.Hour)})
+	e.insertTask(taskRow{id: "a2", step: domain.StepRespond, customer: "Zen Motors", created: now, due: now.Add(30 * time.Hour), level: 1})
+	e.insertTask(taskRow{id: "a3", process: domain.ProcessContract, step: domain.StepReview, created: now, due: now.Add(100 * time.Hour)})
+	carol := e.session("carol")
+	rows := func(query string) []string {
+		t.Helper()
+		body := e.req(http.MethodGet, "/?tab=group&"+query, carol, nil).Body.String()
+		var out []string
+		for _, id := range []string{"a1", "a2", "a3"} {
+			if strings.Contains(body, `id="task-`+id+`"`) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	dueBy := now.Add(72 * time.Hour).Format(time.DateOnly)
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"a1", "a2", "a3"}},
+		{"process=contract", []string{"a3"}},
+		{"step=respond", []string{"a2"}},
+		{"tier=A", []string{"a1"}},
+		{"tier=C", []string{"a2"}},
+		{"escalated=true", []string{"a2"}},
+		{"escalated=false", []string{"a1", "a3"}},
+		{"due_before=" + dueBy, []string{"a1", "a2"}},
+		{"tier=Z&escalated=maybe&due_before=soon", []string{"a1", "a2", "a3"}}, // values not offered: ignored
+	} {
+		if got := rows(c.query); strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%q: %v, want %v", c.query, got, c.want)
+		}
+	}
+	body := e.req(http.MethodGet, "/?tab=group&step=respond&tier=C", carol, nil).Body.String()
+	for _, want := range []string{`<label for="filter-step">`, `<option value="respond" selected>`, `<option value="C" selected>`,
+		`<label for="filter-tier">`, `<label for="filter-escalated">`, `<label for="filter-due">`, `id="filter-submit"`,
+		`<input type="hidden" name="tab" value="group">`, `href="/?step=respond&amp;tab=mine&amp;tier=C" id="tab-mine"`, `id="filter-clear"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("filtered inbox lacks %s", want)
 		}
 	}
 }
