@@ -276,7 +276,13 @@ func (a *App) changeTask(w http.ResponseWriter, r *http.Request, claim bool) {
 	if !slices.Contains(a.tabs(*u), tab) {
 		tab = store.ScopeMine
 	}
-	http.Redirect(w, r, "/?tab="+url.QueryEscape(tab), http.StatusSeeOther)
+	back := "/?tab=" + url.QueryEscape(tab)
+	if q, err := url.ParseQuery(r.PostFormValue("filters")); err == nil { // the inbox's filters, kept
+		if keep := inboxFilter(q, a.newPage(r, u), &store.TaskFilter{}); len(keep) > 0 {
+			back += "&" + keep.Encode()
+		}
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // The notices a flash may carry (a flash naming anything else is ignored).

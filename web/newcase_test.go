@@ -108,7 +108,7 @@ func TestNewComplaint(t *testing.T) {
 		!regexp.MustCompile(`<p class="field-error" id="complaint-subject-error" role="alert">This is required.</p>`).MatchString(subj) {
 		t.Errorf("subject without its error: %s", subj)
 	}
-	if ch := field(body, "channel"); !strings.Contains(ch, `id="complaint-channel-error"`) || !strings.Contains(ch, "must be one of") {
+	if ch := field(body, "channel"); !strings.Contains(ch, `id="complaint-channel-error"`) || !strings.Contains(ch, "Choose one of the options.") {
 		t.Errorf("channel without its error: %s", ch)
 	}
 	if d := field(body, "description"); strings.Contains(d, "field-error") ||
@@ -195,7 +195,7 @@ func TestNewComplaintSalesRep(t *testing.T) {
 	// Another rep's customer, posted anyway: refused on its field.
 	w := e.req(http.MethodPost, "/complaints/new", alice, url.Values{"key": {hiddenKey(t, body)}, "customer_id": {"cus_zen"},
 		"channel": {"email"}, "subject": {"Late"}, "description": {"Late again."}})
-	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(field(w.Body.String(), "customer_id"), "no such customer") {
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(field(w.Body.String(), "customer_id"), "Choose a customer from the list.") {
 		t.Fatalf("other rep's customer: %d: %s", w.Code, field(w.Body.String(), "customer_id"))
 	}
 	if tc.startCount() != 0 {
@@ -292,7 +292,7 @@ func TestNewContract(t *testing.T) {
 	if f := field(body, "amount"); !strings.Contains(f, `id="contract-amount-error" role="alert"`) || !strings.Contains(f, `value="lots"`) {
 		t.Errorf("amount: %s", f)
 	}
-	if f := field(body, "delivery_date"); !strings.Contains(f, `id="contract-delivery-error"`) || !strings.Contains(f, `value="soon"`) {
+	if f := field(body, "delivery_date"); !strings.Contains(f, `id="contract-delivery-error" role="alert">Enter a date.<`) || !strings.Contains(f, `value="soon"`) {
 		t.Errorf("delivery date: %s", f)
 	}
 	if !strings.Contains(body, `value="special_packaging" checked`) || !regexp.MustCompile(`id="contract-strategic"[^>]*checked`).MatchString(body) ||
@@ -392,5 +392,13 @@ func TestInboxFilters(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("filtered inbox lacks %s", want)
 		}
+	}
+	// A claim from a filtered inbox comes back to it filtered.
+	if r := row(body, "a2"); !strings.Contains(r, `<input type="hidden" name="filters" value="step=respond&amp;tier=C">`) {
+		t.Fatalf("claim form without the filters: %s", r)
+	}
+	w := e.req(http.MethodPost, "/tasks/a2/claim", carol, url.Values{"tab": {"group"}, "filters": {"step=respond&tier=C&bogus=1"}})
+	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || loc != "/?tab=mine&step=respond&tier=C" {
+		t.Fatalf("claim: %d to %q", w.Code, loc)
 	}
 }
