@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -21,8 +22,10 @@ func init() {
 	}
 }
 
-// complaintRequest is the body of POST /complaints.
-type complaintRequest struct {
+// ComplaintRequest is a complaint to file: the body of POST /complaints, and what the
+// web app's form sends to FileComplaint. Severity "" is normal; Category and OrderID are
+// optional.
+type ComplaintRequest struct {
 	CustomerID  string `json:"customer_id"`
 	Channel     string `json:"channel"`
 	Subject     string `json:"subject"`
@@ -32,7 +35,8 @@ type complaintRequest struct {
 	OrderID     string `json:"order_id,omitempty"`
 }
 
-type complaintCreated struct {
+// ComplaintCreated is a filed complaint: the 201 body of POST /complaints.
+type ComplaintCreated struct {
 	ID            string    `json:"id"`
 	Status        string    `json:"status"`
 	Severity      string    `json:"severity"`
@@ -42,6 +46,9 @@ type complaintCreated struct {
 	Subject       string    `json:"subject"`
 	ResponseDueAt time.Time `json:"response_due_at"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Replayed: the complaint was filed by an earlier request with the same idempotency
+	// key, which this one replays.
+	Replayed bool `json:"-"`
 }
 
 type complaintResponse struct {
@@ -88,11 +95,47 @@ func (s *Server) createComplaint(c *gin.Context) {
 		forbidden(c, "your roles may not file complaints")
 		return
 	}
-	var req complaintRequest
+	var req ComplaintRequest
 	v, ok := decodeJSON(c, &req, false)
 	if !ok {
 		return
 	}
+	cu, err := s.checkComplaint(c.Request.Context(), u, &req, v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.waitForWorkflow(c)
+	_, res, err := s.startComplaint(c.Request.Context(), u, req, cu, c.GetHeader("Idempotency-Key"))
+	if err != nil {
+		s.failCreate(c, err)
+		return
+	}
+	writeCreated(c, createPath(domain.ComplaintProcess)+"/"+res.ResourceID, res)
+}
+
+// FileComplaint files a complaint for u, as POST /api/v1/complaints does, under the
+// idempotency key key ("" for none; the same key and request file one complaint, a
+// different request with it is a 409): a 403 *Problem when u's roles may not file
+// complaints, a 422 one naming the fields at fault (customer_id, channel, subject, …),
+// a 503 one when the process could not be started (retry with the same key). The
+// caller gives ctx the workflow deadline (the web app's route is HandleUpdating).
+func (s *Server) FileComplaint(ctx context.Context, u store.User, req ComplaintRequest, key string) (ComplaintCreated, error) {
+	if !s.access.MayFileComplaint(u) {
+		return ComplaintCreated{}, problem(http.StatusForbidden, "your roles may not file complaints")
+	}
+	cu, err := s.checkComplaint(ctx, u, &req, nil)
+	if err != nil {
+		return ComplaintCreated{}, err
+	}
+	out, _, err := s.startComplaint(ctx, u, req, cu, key)
+	return out, err
+}
+
+// checkComplaint validates req for u, adding its errors to v (the body's own): a 422
+// *Problem naming every bad field, else the customer it is for. It sets the default
+// severity.
+func (s *Server) checkComplaint(ctx context.Context, u store.User, req *ComplaintRequest, v checks) (store.Customer, error) {
 	if req.Severity == "" {
 		req.Severity = "normal"
 	}
@@ -100,10 +143,9 @@ func (s *Server) createComplaint(c *gin.Context) {
 	var cu store.Customer
 	if !v.failed("customer_id") {
 		var err error
-		cu, err = s.st.CustomerByID(c.Request.Context(), req.CustomerID)
+		cu, err = s.st.CustomerByID(ctx, req.CustomerID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.internal(c, err)
-			return
+			return cu, err
 		}
 		if err != nil || !s.access.MayFileFor(u, domain.ProcessComplaint, cu) {
 			v.add("customer_id", "no such customer")
@@ -116,10 +158,15 @@ func (s *Server) createComplaint(c *gin.Context) {
 	v.oneOf("category", req.Category, false, domain.ComplaintCategories)
 	v.text("order_id", req.OrderID, false, 100)
 	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
+		return cu, p
 	}
-	s.startCase(c, domain.ComplaintProcess, req, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
+	return cu, nil
+}
+
+// startComplaint files the checked complaint req for customer cu under key: its row and
+// its workflow (startCase).
+func (s *Server) startComplaint(ctx context.Context, u store.User, req ComplaintRequest, cu store.Customer, key string) (ComplaintCreated, store.IdempotentResult, error) {
+	res, err := s.startCase(ctx, u, domain.ComplaintProcess, key, req, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
 		in := domain.ComplaintInput{
 			ID: id, CustomerID: cu.ID, CustomerName: cu.Name, CustomerEmail: cu.Email, CustomerTier: cu.Tier,
 			Locale: cu.Locale, OwnerRep: cu.Owner, Channel: req.Channel, Subject: req.Subject,
@@ -130,11 +177,20 @@ func (s *Server) createComplaint(c *gin.Context) {
 		if err := store.InsertComplaint(ctx, tx, in, domain.ComplaintReceived, due); err != nil {
 			return nil, nil, err
 		}
-		return in, complaintCreated{
+		return in, ComplaintCreated{
 			ID: id, Status: domain.ComplaintReceived, Severity: in.Severity, Category: strOrNil(in.Category),
 			CustomerID: in.CustomerID, Channel: in.Channel, Subject: in.Subject, ResponseDueAt: due, CreatedAt: in.ReceivedAt,
 		}, nil
 	})
+	var out ComplaintCreated
+	if err != nil {
+		return out, res, err
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return out, res, err
+	}
+	out.Replayed = res.Replayed
+	return out, res, nil
 }
 
 // ComplaintFor returns complaint id with its audit timeline for u: a 404 *Problem when

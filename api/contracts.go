@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,12 +28,16 @@ func init() {
 	}
 }
 
-type contractCreated struct {
+// ContractCreated is a submitted contract: the 201 body of POST /contracts.
+type ContractCreated struct {
 	ID       string   `json:"id"`
 	Class    string   `json:"class"`
 	Status   string   `json:"status"`
 	Revision int      `json:"revision"`
 	Route    []string `json:"route"`
+	// Replayed: the contract was submitted by an earlier request with the same
+	// idempotency key, which this one replays.
+	Replayed bool `json:"-"`
 }
 
 type contractReviewDTO struct {
@@ -114,35 +120,81 @@ func (s *Server) createContract(c *gin.Context) {
 	if !ok {
 		return
 	}
+	chk, err := s.checkContract(c.Request.Context(), u, terms, v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.waitForWorkflow(c)
+	_, res, err := s.startContract(c.Request.Context(), u, terms, chk, c.GetHeader("Idempotency-Key"))
+	if err != nil {
+		s.failCreate(c, err)
+		return
+	}
+	writeCreated(c, createPath(domain.ContractProcess)+"/"+res.ResourceID, res)
+}
+
+// SubmitContract submits a contract with terms for review by u, as POST
+// /api/v1/contracts does, under the idempotency key key ("" for none; the same key and
+// terms submit one contract, other terms with it are a 409): a 403 *Problem when u is
+// not a sales rep, a 422 one naming the fields at fault (customer_id, amount,
+// amount.currency, delivery_date, …), a 503 one when the process could not be started
+// (retry with the same key). The caller gives ctx the workflow deadline (the web app's
+// route is HandleUpdating).
+func (s *Server) SubmitContract(ctx context.Context, u store.User, terms domain.ContractTerms, key string) (ContractCreated, error) {
+	if !s.access.MaySubmitContract(u) {
+		return ContractCreated{}, problem(http.StatusForbidden, "only sales reps submit contracts")
+	}
+	chk, err := s.checkContract(ctx, u, terms, nil)
+	if err != nil {
+		return ContractCreated{}, err
+	}
+	out, _, err := s.startContract(ctx, u, terms, chk, key)
+	return out, err
+}
+
+// contractCheck is what checking a contract's terms found: its customer and class.
+type contractCheck struct {
+	cu      store.Customer
+	class   string
+	reasons []string
+}
+
+// checkContract validates terms for u, adding its errors to v (the body's own): a 422
+// *Problem naming every bad field, else the customer and the class.
+func (s *Server) checkContract(ctx context.Context, u store.User, terms domain.ContractTerms, v checks) (contractCheck, error) {
+	var out contractCheck
 	rules := s.cfg.ContractPolicy.Rules
 	for _, e := range terms.Validate(rules) {
 		v.add(e.Field, e.Message)
 	}
-	var cu store.Customer
 	if !v.failed("customer_id") {
 		var err error
-		cu, err = s.st.CustomerByID(c.Request.Context(), terms.CustomerID)
+		out.cu, err = s.st.CustomerByID(ctx, terms.CustomerID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.internal(c, err)
-			return
+			return out, err
 		}
-		if err != nil || !s.access.MayFileFor(u, domain.ProcessContract, cu) {
+		if err != nil || !s.access.MayFileFor(u, domain.ProcessContract, out.cu) {
 			v.add("customer_id", "no such customer")
 		}
 	}
-	var class string
-	var reasons []string
 	if len(v) == 0 {
 		var err error
-		if class, reasons, err = domain.Classify(terms, rules); err != nil {
+		if out.class, out.reasons, err = domain.Classify(terms, rules); err != nil {
 			v.add("terms", err.Error())
 		}
 	}
 	if p := v.problem(); p != nil {
-		writeProblem(c, p)
-		return
+		return out, p
 	}
-	s.startCase(c, domain.ContractProcess, terms, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
+	return out, nil
+}
+
+// startContract submits the checked terms under key: the contract's row and its
+// workflow (startCase).
+func (s *Server) startContract(ctx context.Context, u store.User, terms domain.ContractTerms, chk contractCheck, key string) (ContractCreated, store.IdempotentResult, error) {
+	cu, class, reasons := chk.cu, chk.class, chk.reasons
+	res, err := s.startCase(ctx, u, domain.ContractProcess, key, terms, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
 		in := domain.ContractInput{
 			ID: id, CustomerName: cu.Name, SubmittedBy: u.Username,
 			SubmittedAt: s.now().UTC().Truncate(time.Microsecond), Terms: terms, Policy: s.cfg.ContractPolicy,
@@ -160,8 +212,17 @@ func (s *Server) createContract(c *gin.Context) {
 		if err := store.UpsertContract(ctx, tx, st, domain.ContractWorkflowID(id)); err != nil {
 			return nil, nil, err
 		}
-		return in, contractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil
+		return in, ContractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil
 	})
+	var out ContractCreated
+	if err != nil {
+		return out, res, err
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return out, res, err
+	}
+	out.Replayed = res.Replayed
+	return out, res, nil
 }
 
 // ContractFor returns contract id with its review record for u: a 404 *Problem when it
@@ -342,4 +403,17 @@ func contractUpdateProblem(err error, update string) *Problem {
 		}
 	}
 	return invalid(fields...)
+}
+
+// ContractCurrencies are the currencies a contract's amount may be in: those the
+// contract rules have an exchange rate for, and CNY, sorted.
+func (s *Server) ContractCurrencies() []string {
+	out := []string{"CNY"}
+	for cur := range s.cfg.ContractPolicy.Rules.Rates {
+		if cur != "CNY" {
+			out = append(out, cur)
+		}
+	}
+	slices.Sort(out[1:])
+	return out
 }

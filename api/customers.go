@@ -212,3 +212,37 @@ func (s *Server) getCustomer(c *gin.Context) {
 	}
 	writeJSON(c, http.StatusOK, customerDTO(cu))
 }
+
+// maxFilingCustomers caps the customers FilingCustomers returns (a form's list).
+const maxFilingCustomers = 1000
+
+// FilingCustomers lists the customers u may file a case of process proc for
+// (Access.MayFileFor), in creation order, at most maxFilingCustomers: every customer
+// for those who see every case of proc, else a sales rep's own; none for anyone else.
+func (s *Server) FilingCustomers(ctx context.Context, u store.User, proc string) ([]store.Customer, error) {
+	f := store.CustomerFilter{Limit: 200}
+	switch {
+	case s.access.SeesAll(u, proc):
+	case u.HasRole(domain.RoleSalesRep):
+		f.Owner = u.Username
+	default:
+		return nil, nil
+	}
+	var out []store.Customer
+	for len(out) < maxFilingCustomers {
+		page, next, err := s.st.ListCustomers(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, cu := range page {
+			if s.access.MayFileFor(u, proc, cu) {
+				out = append(out, cu)
+			}
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	return out, nil
+}

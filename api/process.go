@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
 )
 
 // processRoutes mounts each process's routes under /api/v1. A process's own file adds
@@ -29,13 +30,15 @@ var processRoutes = map[string]func(s *Server, v1 *gin.RouterGroup){}
 // idempotency record, so the workflow's first projection finds it.
 type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any, err error)
 
-// startCase creates one case of process p: under the Idempotency-Key rules of create,
-// it runs prepare, then starts the workflow <process>/<id> with its input. A start that
-// fails answers 503 and rolls back the row, so a retry with the same key starts afresh;
-// a retried start of a workflow that already runs starts nothing new.
-func (s *Server) startCase(c *gin.Context, p domain.Process, req any, prepare caseStart) {
-	s.waitForWorkflow(c)
-	s.create(c, req, p.IDPrefix, "/api/v1/"+p.Name+"s", func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
+// startCase creates one case of process p for u: under the idempotency key rules of
+// createKeyed (key "" for none, scoped like the process's create route), it runs
+// prepare, then starts the workflow <process>/<id> with its input. A start that fails
+// is a 503 *Problem and rolls back the row, so a retry with the same key starts afresh;
+// a retried start of a workflow that already runs starts nothing new. The caller gives
+// the request the workflow deadline first (waitForWorkflow, or a route mounted with
+// HandleUpdating).
+func (s *Server) startCase(ctx context.Context, u store.User, p domain.Process, key string, req any, prepare caseStart) (store.IdempotentResult, error) {
+	return s.createKeyed(ctx, u, createScope(p), key, req, p.IDPrefix, func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
 		input, body, err := prepare(ctx, tx, id)
 		if err != nil {
 			return nil, nil, err
@@ -49,6 +52,14 @@ func (s *Server) startCase(c *gin.Context, p domain.Process, req any, prepare ca
 		return body, nil, nil
 	})
 }
+
+// createScope is the idempotency scope of process p's create route, POST
+// /api/v1/<process>s: the web app's form shares it, so a key means one case whichever
+// way it was sent.
+func createScope(p domain.Process) string { return http.MethodPost + " " + createPath(p) }
+
+// createPath is the path of process p's create route (and, with "/<id>", of a case).
+func createPath(p domain.Process) string { return "/api/v1/" + p.Name + "s" }
 
 // startWorkflow starts the workflow of case id of p. A start for an id that already
 // runs or ran is not an error: a retried request starts nothing new.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -125,6 +126,7 @@ func (s *Server) listTasks(c *gin.Context) {
 	f.Limit, f.Cursor = listParams(c, &v, store.CursorTasks)
 	v.oneOf("scope", f.Scope, true, []string{store.ScopeMine, store.ScopeGroup, store.ScopeAll})
 	v.oneOf("status", f.Status, true, []string{domain.TaskOpen, domain.TaskCompleted, domain.TaskCancelled})
+	taskFilters(c.Request.URL.Query(), &f, &v)
 	if p := v.problem(); p != nil {
 		writeProblem(c, p)
 		return
@@ -137,7 +139,31 @@ func (s *Server) listTasks(c *gin.Context) {
 	writeList(s, c, items, next, nil, taskDTO)
 }
 
-// ListTasks lists a page of u's inbox: f's scope, status, process and page, with User
+// taskFilters reads the inbox filters of a query into f, adding a bad value to v: step,
+// tier (A–D), escalated (true or false) and due_before (an RFC 3339 date-time).
+func taskFilters(q url.Values, f *store.TaskFilter, v *checks) {
+	f.Step, f.Tier = q.Get("step"), q.Get("tier")
+	v.text("step", f.Step, false, 100)
+	v.oneOf("tier", f.Tier, false, domain.Tiers)
+	switch e := q.Get("escalated"); e {
+	case "":
+	case "true", "false":
+		b := e == "true"
+		f.Escalated = &b
+	default:
+		v.add("escalated", "must be true or false")
+	}
+	if d := q.Get("due_before"); d != "" {
+		t, err := time.Parse(time.RFC3339, d)
+		if err != nil {
+			v.add("due_before", "must be a date-time such as 2026-12-07T18:00:00Z")
+		}
+		f.DueBefore = t
+	}
+}
+
+// ListTasks lists a page of u's inbox: f's scope, status, process, filters (step, tier,
+// escalated, due before) and page, with User
 // and Groups set to u's. Scope all is for managers and admin (else a 403 *Problem), and a
 // manager sees there the tasks of the processes they oversee.
 func (s *Server) ListTasks(ctx context.Context, u store.User, f store.TaskFilter) ([]store.Task, string, error) {

@@ -88,6 +88,15 @@ type TaskFilter struct {
 	Process string
 	// Processes, when not nil, restricts the list to tasks of these processes.
 	Processes []string
+	// Step, when set, keeps the tasks of this step.
+	Step string
+	// Tier, when set, keeps the tasks of cases (complaints, contracts) whose customer has
+	// this tier.
+	Tier string
+	// Escalated, when not nil, keeps the tasks escalated (level above 0) or not.
+	Escalated *bool
+	// DueBefore, when not zero, keeps the tasks due before it.
+	DueBefore time.Time
 	Limit     int
 	Cursor    string
 }
@@ -138,6 +147,24 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, string, er
 	}
 	if f.Processes != nil {
 		where = append(where, "t.process = ANY("+arg(f.Processes)+"::text[])")
+	}
+	if f.Step != "" {
+		where = append(where, "t.step = "+arg(f.Step))
+	}
+	if f.Tier != "" {
+		where = append(where, `EXISTS (SELECT 1 FROM customers c WHERE c.tier = `+arg(f.Tier)+` AND c.id IN (
+			SELECT customer_id FROM complaints WHERE id = t.process_id
+			UNION ALL SELECT customer_id FROM contracts WHERE id = t.process_id))`)
+	}
+	if f.Escalated != nil {
+		if *f.Escalated {
+			where = append(where, "t.escalation_level > 0")
+		} else {
+			where = append(where, "t.escalation_level = 0")
+		}
+	}
+	if !f.DueBefore.IsZero() {
+		where = append(where, "t.due_at < "+arg(f.DueBefore))
 	}
 	if ok {
 		due, prio, id := arg(cur.T), arg(cur.N), arg(cur.ID)

@@ -34,8 +34,8 @@ func dueClass(start, due, now time.Time) string {
 }
 
 type inboxTab struct {
-	Name   string
-	Active bool
+	Name, Href string // Href keeps the filters
+	Active     bool
 }
 
 type inboxRow struct {
@@ -54,6 +54,56 @@ type inboxData struct {
 	Tabs []inboxTab
 	Rows []inboxRow
 	Next string // the next page's link, "" on the last page
+	// The filters: their controls, the query that keeps them ("" none) and whether any
+	// is set.
+	Processes, Steps, Tiers, Escalated []formOption
+	DueBefore                          string
+	Filtered                           bool
+	FilterQuery                        string
+}
+
+// inboxSteps are the steps the inbox filters on, in process order.
+var inboxSteps = []string{domain.StepEvaluate, domain.StepRespond, domain.StepResolve, domain.StepApproveResolution,
+	domain.StepReviewDissatisfaction, domain.StepContactCustomer, domain.StepReview, domain.StepCountersignProduction,
+	domain.StepCountersignQuality, domain.StepCountersignPurchasing, domain.StepCountersignFinance, domain.StepOpsReview,
+	domain.StepReviewMeeting, domain.StepGMApproval}
+
+// inboxProcesses are the processes the inbox filters on.
+var inboxProcesses = []string{domain.ProcessComplaint, domain.ProcessContract}
+
+// inboxFilter reads the inbox filters of query q into f (a value not offered is
+// ignored) and returns the query that keeps them. A due-before date is the start of
+// that day in the user's time zone.
+func inboxFilter(q url.Values, p page, f *store.TaskFilter) url.Values {
+	keep := url.Values{}
+	if v := q.Get("process"); slices.Contains(inboxProcesses, v) {
+		f.Process = v
+		keep.Set("process", v)
+	}
+	if v := q.Get("step"); slices.Contains(inboxSteps, v) {
+		f.Step = v
+		keep.Set("step", v)
+	}
+	if v := q.Get("tier"); slices.Contains(domain.Tiers, v) {
+		f.Tier = v
+		keep.Set("tier", v)
+	}
+	if v := q.Get("escalated"); v == "true" || v == "false" {
+		b := v == "true"
+		f.Escalated = &b
+		keep.Set("escalated", v)
+	}
+	if v := q.Get("due_before"); v != "" {
+		loc := p.tz
+		if loc == nil {
+			loc = time.UTC
+		}
+		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+			f.DueBefore = d
+			keep.Set("due_before", v)
+		}
+	}
+	return keep
 }
 
 // home is the inbox when signed in, else the sign-in page.
@@ -90,8 +140,10 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 	if _, _, err := store.DecodeCursor(cursor, store.CursorTasks); err != nil {
 		cursor = ""
 	}
-	tasks, next, err := a.api.ListTasks(ctx, *u, store.TaskFilter{Scope: tab, Status: domain.TaskOpen,
-		Limit: inboxPageSize, Cursor: cursor})
+	p := a.newPage(r, u)
+	f := store.TaskFilter{Scope: tab, Status: domain.TaskOpen, Limit: inboxPageSize, Cursor: cursor}
+	keep := inboxFilter(r.URL.Query(), p, &f)
+	tasks, next, err := a.api.ListTasks(ctx, *u, f)
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -105,13 +157,27 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 		a.internal(w, r, err)
 		return
 	}
-	p := a.newPage(r, u)
 	p.Title = p.T("inbox.title")
 	p.Notice = a.takeFlash(w, r, p)
 	now := a.now()
-	d := inboxData{page: p, Tab: tab}
+	d := inboxData{page: p, Tab: tab, Filtered: len(keep) > 0, FilterQuery: keep.Encode(), DueBefore: keep.Get("due_before")}
+	for _, v := range inboxProcesses {
+		d.Processes = append(d.Processes, formOption{Value: v, Label: p.T("process." + v), Selected: v == f.Process})
+	}
+	for _, v := range inboxSteps {
+		d.Steps = append(d.Steps, formOption{Value: v, Label: stepName(p, v), Selected: v == f.Step})
+	}
+	for _, v := range domain.Tiers {
+		d.Tiers = append(d.Tiers, formOption{Value: v, Label: v, Selected: v == f.Tier})
+	}
+	d.Escalated = []formOption{{Value: "true", Label: p.T("inbox.filter.escalated_yes"), Selected: keep.Get("escalated") == "true"},
+		{Value: "false", Label: p.T("inbox.filter.escalated_no"), Selected: keep.Get("escalated") == "false"}}
 	for _, n := range names {
-		d.Tabs = append(d.Tabs, inboxTab{Name: n, Active: n == tab})
+		q := url.Values{"tab": {n}}
+		for k, v := range keep {
+			q[k] = v
+		}
+		d.Tabs = append(d.Tabs, inboxTab{Name: n, Href: "/?" + q.Encode(), Active: n == tab})
 	}
 	for _, t := range tasks {
 		acc, err := a.access.Task(ctx, *u, t)
@@ -135,7 +201,11 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 		d.Rows = append(d.Rows, row)
 	}
 	if next != "" {
-		d.Next = "/?" + url.Values{"tab": {tab}, "cursor": {next}}.Encode()
+		q := url.Values{"tab": {tab}, "cursor": {next}}
+		for k, v := range keep {
+			q[k] = v
+		}
+		d.Next = "/?" + q.Encode()
 	}
 	a.render(w, http.StatusOK, "inbox", d)
 }
@@ -207,7 +277,13 @@ func (a *App) changeTask(w http.ResponseWriter, r *http.Request, claim bool) {
 	if !slices.Contains(a.tabs(*u), tab) {
 		tab = store.ScopeMine
 	}
-	http.Redirect(w, r, "/?tab="+url.QueryEscape(tab), http.StatusSeeOther)
+	back := "/?tab=" + url.QueryEscape(tab)
+	if q, err := url.ParseQuery(r.PostFormValue("filters")); err == nil { // the inbox's filters, kept
+		if keep := inboxFilter(q, a.newPage(r, u), &store.TaskFilter{}); len(keep) > 0 {
+			back += "&" + keep.Encode()
+		}
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // The notices a flash may carry (a flash naming anything else is ignored).

@@ -478,7 +478,25 @@ func errorText(p page, msg string) string {
 	if msg == "is required" {
 		return p.T("task.error.required")
 	}
+	if strings.HasPrefix(msg, "must be one of: ") {
+		return p.T("error.field.one_of")
+	}
+	if id, ok := fieldMessages[msg]; ok {
+		return p.T(id)
+	}
 	return msg
+}
+
+// fieldMessages are the API's messages on a field that the catalogue words for people.
+var fieldMessages = map[string]string{
+	"no such customer":                                  "error.field.customer",
+	"must be a date YYYY-MM-DD":                         "error.field.date",
+	"must be a valid date YYYY-MM-DD":                   "error.field.date",
+	"must be greater than zero":                         "error.field.positive",
+	"amount must not be negative":                       "error.field.positive",
+	`amount must be a decimal string such as "1234.50"`: "error.field.amount",
+	"must be a decimal percentage such as 7.5":          "error.field.percent",
+	"must be between 0 and 100":                         "error.field.percent",
 }
 
 func actionLabel(p page, action string) string {

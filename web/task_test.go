@@ -21,13 +21,35 @@ import (
 )
 
 // fakeTemporal answers the workflow Updates of the API: onUpdate plays the workflow.
-// Any other method panics through the nil embedded interface.
+// It records workflow starts (failing them with startErr). Any other method panics
+// through the nil embedded interface.
 type fakeTemporal struct {
 	client.Client
 	mu       sync.Mutex
 	updates  []client.UpdateWorkflowOptions
 	onUpdate func(client.UpdateWorkflowOptions) (any, error)
+	starts   []client.StartWorkflowOptions
+	startErr error
 }
+
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.starts = append(f.starts, opts)
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	return fakeRun{id: opts.ID}, nil
+}
+
+// fakeRun is a started workflow run.
+type fakeRun struct {
+	client.WorkflowRun
+	id string
+}
+
+func (r fakeRun) GetID() string    { return r.id }
+func (r fakeRun) GetRunID() string { return "run-" + r.id }
 
 func (f *fakeTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	f.mu.Lock()

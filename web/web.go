@@ -114,6 +114,10 @@ var routes = []route{
 	{http.MethodGet, "/contracts", false},
 	{http.MethodGet, "/contracts/ledger", false},
 	{http.MethodGet, "/contracts/:id", false},
+	{http.MethodGet, "/complaints/new", false},
+	{http.MethodPost, "/complaints/new", true},
+	{http.MethodGet, "/contracts/new", false},
+	{http.MethodPost, "/contracts/new", true},
 }
 
 // New builds the app over the API server srv and its store.
@@ -220,6 +224,10 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("GET /contracts", a.contracts)
 	m.HandleFunc("GET /contracts/ledger", a.ledger)
 	m.HandleFunc("GET /contracts/{id}", a.contract)
+	m.HandleFunc("GET /complaints/new", a.newComplaintPage)
+	m.HandleFunc("POST /complaints/new", a.fileComplaint)
+	m.HandleFunc("GET /contracts/new", a.newContractPage)
+	m.HandleFunc("POST /contracts/new", a.submitContract)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -274,7 +282,8 @@ func loadCatalogues() (*i18n.Bundle, error) {
 	return b, nil
 }
 
-// parsePages parses each page template with the layout.
+// parsePages parses each page template with the layout and the partials (the files
+// named _*.html, which are no pages).
 func parsePages() (map[string]*template.Template, error) {
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -283,16 +292,22 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", f)
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", f, err)
 		}
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// templateFuncs are the functions the templates may call besides the builtins.
+var templateFuncs = template.FuncMap{
+	// fieldArgs passes a page and a form field to a partial ("newfield").
+	"fieldArgs": func(p any, f newField) map[string]any { return map[string]any{"P": p, "F": f} },
 }
 
 // page is what every template gets: the language, the signed-in user (nil when signed
@@ -310,6 +325,9 @@ type page struct {
 
 	// Complaints and Contracts: the user may list them (the nav links the lists).
 	Complaints, Contracts bool
+	// FileComplaint, SubmitContract: the user may file complaints, submit contracts (the
+	// nav links the forms).
+	FileComplaint, SubmitContract bool
 }
 
 // When is t as the page shows a moment: in the user's time zone, to the minute, with
@@ -393,6 +411,8 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 		p.Board = a.access.MaySeeEscalations(*u)
 		p.Complaints = mayList(a.access.Lists(*u, domain.ProcessComplaint))
 		p.Contracts = mayList(a.access.Lists(*u, domain.ProcessContract))
+		p.FileComplaint = a.access.MayFileComplaint(*u)
+		p.SubmitContract = a.access.MaySubmitContract(*u)
 	}
 	return p
 }
