@@ -196,6 +196,7 @@ func (a *App) complaint(w http.ResponseWriter, r *http.Request) {
 	}
 	p := a.newPage(r, u)
 	p.Title = c.Subject
+	p.Notice = a.takeFlash(w, r, p) // "filed" or "submitted", from the new-case form
 	d := complaintData{page: p, ID: c.ID, Subject: c.Subject, Timeline: timeline(p, tl),
 		TimelineID: "complaint-timeline"}
 	add := func(key, text string, long bool) {
@@ -292,7 +293,11 @@ func details(p page, m map[string]any) []fact {
 	var out []fact
 	for _, k := range keys {
 		if text := detailText(p, k, m[k]); text != "" {
-			out = append(out, fact{Key: k, Label: fieldLabel(p, k), Text: text})
+			label := fieldLabel(p, k)
+			if p.Has("detail." + k) { // a name that reads otherwise in an event (an e-mail's "to")
+				label = p.T("detail." + k)
+			}
+			out = append(out, fact{Key: k, Label: label, Text: text})
 		}
 	}
 	return out
@@ -470,6 +475,7 @@ func (a *App) contract(w http.ResponseWriter, r *http.Request) {
 	st := row.State
 	p := a.newPage(r, u)
 	p.Title = st.Title
+	p.Notice = a.takeFlash(w, r, p) // "filed" or "submitted", from the new-case form
 	d := contractData{page: p, ID: st.ID, Title: st.Title, Status: statusName(p, st.Status), LedgerNo: st.LedgerNo,
 		Timeline: timeline(p, tl), TimelineID: "contract-timeline"}
 	add := func(to *[]fact, key, text string, long bool) {

@@ -147,9 +147,10 @@ func TestNewComplaint(t *testing.T) {
 		AND filed_by = 'carol' AND category IS NULL`, id); n != 1 {
 		t.Fatalf("complaint row: %d", n)
 	}
-	home := e.reqWith(http.MethodGet, "/", carol, w.Result().Cookies())
-	if !strings.Contains(home.Body.String(), "Complaint “Spindle vibrates” filed.") {
-		t.Errorf("no notice after filing: %s", home.Body.String())
+	// The notice shows on the page the form goes on to: the complaint's own.
+	page := e.reqWith(http.MethodGet, loc, carol, w.Result().Cookies())
+	if !strings.Contains(page.Body.String(), "Complaint “Spindle vibrates” filed.") {
+		t.Errorf("no notice on the complaint's page after filing: %s", page.Body.String())
 	}
 
 	// The same form sent again (a double click, a reload): the same complaint, once.

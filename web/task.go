@@ -145,6 +145,13 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 	for _, f := range t.Form {
 		ff := formField{Name: f.Name, ID: "f-" + f.Name, Label: fieldLabel(p, f.Name), Type: f.Type, Required: f.Required,
 			Value: fv.values.Get("f." + f.Name), Currency: fv.values.Get("f." + f.Name + ".currency"), Error: errorText(p, fv.errs[f.Name])}
+		if fv.values == nil && f.Type == "enum" {
+			// A fresh form starts from the case's current value of the field (a
+			// complaint's severity as filed), which the person confirms or changes.
+			if cur, ok := t.Context[f.Name].(string); ok && slices.Contains(f.Options, cur) {
+				ff.Value = cur
+			}
+		}
 		if ff.Currency == "" {
 			ff.Currency = "CNY"
 		}

@@ -154,6 +154,8 @@ func TestTaskPage(t *testing.T) {
 		// the form from the schema: enum → select with its options
 		`<select id="f-category" name="f.category" aria-required="true">`, `<option value="delivery">Delivery</option>`,
 		`<label for="f-severity">Severity`, `<option value="urgent">Urgent</option>`,
+		// an enum the case already has a value for starts from it (the severity as filed)
+		`<option value="normal" selected>Normal</option>`,
 		`<textarea id="f-comment" name="comment"`,
 		// one button per action
 		`<button type="submit" name="action" value="accept" id="action-accept">Accept</button>`,

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,29 +35,46 @@ func decideInBrowser(ctx context.Context, base, user, taskID, action string, fie
 	return textOf(bctx, `.notice`)
 }
 
-// TestBrowserSpecialContract: a special contract's four department countersigns are made
-// by four people at once, each in a browser context of their own; then the head of
-// operations and the general manager approve it in theirs, and the contract ledger page
-// shows its number.
+// TestBrowserSpecialContract: alice submits a special contract with the new-contract
+// form; its four department countersigns are made by four people at once, each in a
+// browser context of their own; then the head of operations and the general manager
+// approve it in theirs, and the contract ledger page and the contract's page show its
+// number.
 func TestBrowserSpecialContract(t *testing.T) {
 	var mu sync.Mutex
 	var pageErrs []string
 	s := startStack(t, nil)
 	ctx := browser(t, &pageErrs, &mu)
-	// The first tab starts the browser; each person's context is a new one in it.
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/signin")); err != nil {
-		t.Fatal(err)
+	// Alice submits the contract with the new-contract form and lands on its page.
+	fail := func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
+		}
 	}
-
-	c := s.must(201, "alice", "POST", "/api/v1/contracts", map[string]any{
-		"customer_id": "cus_DEMO_NORTHWIND", "title": "Custom gantry mill",
-		"amount":        map[string]any{"amount": "480000.00", "currency": "CNY"},
-		"delivery_date": "2027-06-30", "payment_terms": "30% advance, 70% on acceptance",
-		"requirements": map[string]any{"custom_spec": true},
-	})
-	id := c["id"].(string)
-	if c["class"] != "special" {
-		t.Fatalf("the contract is %v, want special", c["class"])
+	fail("alice fills in the contract", chromedp.Do(ctx,
+		signIn(s.base, "alice", DevPassword),
+		chromedp.WaitVisible(`#nav-new-contract`),
+		chromedp.Click(`#nav-new-contract`),
+		chromedp.WaitVisible(`#contract-form`),
+		chromedp.SetValue(`#contract-customer`, "cus_DEMO_NORTHWIND"),
+		chromedp.SendKeys(`#contract-title`, "Custom gantry mill"),
+		chromedp.SendKeys(`#contract-amount`, "480000.00"),
+		chromedp.SetValue(`#contract-delivery`, "2027-06-30"),
+		chromedp.SendKeys(`#contract-payment`, "30% advance, 70% on acceptance"),
+		chromedp.Click(`#contract-req-custom_spec`),
+	))
+	checkAccessible(t, ctx, "the new-contract form")
+	fail("alice submits it", chromedp.Do(ctx, chromedp.Click(`#contract-submit`), chromedp.WaitVisible(`#contract-terms`),
+		chromedp.WaitVisible(`.notice`)))
+	id, err := textOf(ctx, `#case-id`)
+	fail("read the contract's id", err)
+	id = strings.TrimSpace(id)
+	c := s.must(200, "alice", "GET", "/api/v1/contracts/"+id, nil)
+	if c["class"] != "special" || c["title"] != "Custom gantry mill" || c["submitted_by"] != "alice" {
+		t.Fatalf("the API has the contract as %v", c["_raw"])
 	}
 	signers := map[string]string{"grace": "countersign_production", "frank": "countersign_quality",
 		"heidi": "countersign_purchasing", "erin": "countersign_finance"}
@@ -91,6 +110,34 @@ func TestBrowserSpecialContract(t *testing.T) {
 	if got["ledger_no"] != ledgerNo {
 		t.Fatalf("the approved contract's ledger number: %v", got["ledger_no"])
 	}
+	// The ledger page lists it with its number; its own page shows the number and the record.
+	fail("alice opens the ledger", chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/contracts"),
+		chromedp.WaitVisible(`#ledger-link`),
+		chromedp.Click(`#ledger-link`),
+		chromedp.WaitVisible(`#ledger-`+id),
+	))
+	row, err := textOf(ctx, `#ledger-`+id)
+	fail("read the ledger row", err)
+	if !strings.Contains(row, ledgerNo) || !strings.Contains(row, "Custom gantry mill") || !strings.Contains(row, "Northwind") {
+		t.Errorf("the ledger row: %q, want %s", row, ledgerNo)
+	}
+	checkAccessible(t, ctx, "the contract ledger")
+	ledgerPNG, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	fail("screenshot the ledger", err)
+	if err := os.WriteFile(filepath.Join(screenshotDir(t), "ledger.png"), ledgerPNG, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fail("alice opens the contract", chromedp.Do(ctx, chromedp.Navigate(s.base+"/contracts/"+id), chromedp.WaitVisible(`#contract-reviews`)))
+	shown, err := textOf(ctx, `#contract-ledger-no`)
+	fail("read the ledger number", err)
+	reviews, err := textOf(ctx, `#contract-reviews`)
+	fail("read the review record", err)
+	if shown != ledgerNo || !strings.Contains(reviews, "judy") || !strings.Contains(reviews, "grace can do it") {
+		t.Errorf("the contract page: ledger number %q, review record %q", shown, reviews)
+	}
+	checkAccessible(t, ctx, "an approved contract's page")
+
 	record, _ := got["review_record"].([]any)
 	by := map[string]bool{}
 	for _, r := range record {
