@@ -188,7 +188,12 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 	eventually(t, 30*time.Second, "the complaint closed", func() bool {
 		return s.must(200, "carol", "GET", "/api/v1/complaints/"+id, nil)["status"] == "closed"
 	})
-	fail("carol opens the case page", chromedp.Do(ctx, chromedp.Navigate(s.base+"/complaints/"+id), chromedp.WaitVisible(`#complaint-timeline`)))
+	fail("carol lists the closed complaints", chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/complaints?status=closed"),
+		chromedp.WaitVisible(`#complaint-`+id),
+	))
+	checkAccessible(t, ctx, "the complaints list, filtered")
+	fail("carol opens the case page", chromedp.Do(ctx, chromedp.Click(`#complaint-`+id+` a`), chromedp.WaitVisible(`#complaint-timeline`)))
 	timeline, err := textOf(ctx, `#complaint-timeline`)
 	fail("read the timeline", err)
 	for _, want := range []string{"carol", "dave", "Pump seal replaced; the call-out fee refunded", "Task opened",

@@ -111,9 +111,12 @@ func TestBrowserSpecialContract(t *testing.T) {
 		t.Fatalf("the approved contract's ledger number: %v", got["ledger_no"])
 	}
 	// The ledger page lists it with its number; its own page shows the number and the record.
+	fail("alice opens her contracts", chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/contracts?class=special"),
+		chromedp.WaitVisible(`#contract-`+id),
+	))
+	checkAccessible(t, ctx, "the contracts list, filtered")
 	fail("alice opens the ledger", chromedp.Do(ctx,
-		chromedp.Navigate(s.base+"/contracts"),
-		chromedp.WaitVisible(`#ledger-link`),
 		chromedp.Click(`#ledger-link`),
 		chromedp.WaitVisible(`#ledger-`+id),
 	))
