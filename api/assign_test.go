@@ -8,8 +8,8 @@ import (
 )
 
 // TestReassignTask: a manager of the process gives a task to someone who may work it;
-// anyone else, a closed task or an assignee who may not work it is refused, and the
-// case's timeline names both holders.
+// anyone else, a closed task, a task bound to its case's handler or an assignee who may
+// not work it is refused, and the case's timeline names both holders.
 func TestReassignTask(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -68,9 +68,9 @@ func TestReassignTask(t *testing.T) {
 			t.Errorf("%s: fields %v", c.name, fields)
 		}
 	}
-	// A task without groups goes to someone who shares a role with its holder.
-	if got := assign("dave", "tsk_solo", map[string]any{"assignee": "cathy"}).want(http.StatusOK).json(); got["assignee"] != "cathy" {
-		t.Errorf("the task without groups: %v", got)
-	}
-	checkProblem(t, assign("dave", "tsk_solo", map[string]any{"assignee": "frank"}), http.StatusUnprocessableEntity)
+	// A task without groups is its case's handler's (the process gives the handler the
+	// next steps too): it is not reassigned.
+	checkProblem(t, assign("dave", "tsk_solo", map[string]any{"assignee": "cathy"}), http.StatusConflict)
+	// A closed task is a 409 whatever the body says.
+	checkProblem(t, assign("dave", "tsk_done", map[string]any{"assignee": "nobody"}), http.StatusConflict)
 }

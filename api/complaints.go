@@ -20,6 +20,10 @@ func init() {
 		v1.GET("/complaints", s.listComplaints)
 		v1.GET("/complaints/:id", s.getComplaint)
 	}
+	caseAccess[domain.ProcessComplaint] = func(s *Server, ctx context.Context, u store.User, id string) error {
+		_, err := s.complaintFor(ctx, u, id)
+		return err
+	}
 }
 
 // ComplaintRequest is a complaint to file: the body of POST /complaints, and what the
@@ -197,10 +201,7 @@ func (s *Server) startComplaint(ctx context.Context, u store.User, req Complaint
 // it is unknown or u may not see it (the two are not told apart). The JSON detail and
 // the web app's complaint page both read through it.
 func (s *Server) ComplaintFor(ctx context.Context, u store.User, id string) (store.Complaint, []store.TimelineEntry, error) {
-	cm, err := s.st.ComplaintByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(u, domain.ProcessComplaint, ComplaintParties(cm))) {
-		return store.Complaint{}, nil, problem(http.StatusNotFound, "complaint not found")
-	}
+	cm, err := s.complaintFor(ctx, u, id)
 	if err != nil {
 		return store.Complaint{}, nil, err
 	}
@@ -209,6 +210,15 @@ func (s *Server) ComplaintFor(ctx context.Context, u store.User, id string) (sto
 		return store.Complaint{}, nil, err
 	}
 	return cm, tl, nil
+}
+
+// complaintFor is ComplaintFor without the timeline.
+func (s *Server) complaintFor(ctx context.Context, u store.User, id string) (store.Complaint, error) {
+	cm, err := s.st.ComplaintByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.access.SeesCase(u, domain.ProcessComplaint, ComplaintParties(cm))) {
+		return store.Complaint{}, problem(http.StatusNotFound, "complaint not found")
+	}
+	return cm, err
 }
 
 // ListComplaints lists a page of the complaints u may list: f's status, customer and

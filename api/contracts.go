@@ -26,6 +26,10 @@ func init() {
 		v1.POST("/contracts/:id/withdraw", s.withdrawContract)
 		v1.POST("/contracts/:id/amendments", s.amendContract)
 	}
+	caseAccess[domain.ProcessContract] = func(s *Server, ctx context.Context, u store.User, id string) error {
+		_, err := s.ContractFor(ctx, u, id)
+		return err
+	}
 }
 
 // ContractCreated is a submitted contract: the 201 body of POST /contracts.

@@ -20,6 +20,42 @@ import (
 // workflows.Registry, refusing to start when one has none.
 var processRoutes = map[string]func(s *Server, v1 *gin.RouterGroup){}
 
+// caseAccess decides whether u may see one case of a process (its page, its timeline),
+// as the process's own read route does: nil, or a 404 *Problem. A process's own file
+// adds its entry beside its routes; SeesCase and CaseTimeline ask it.
+var caseAccess = map[string]func(s *Server, ctx context.Context, u store.User, id string) error{}
+
+// SeesCase reports whether u may see case id of process proc. Users who see every case
+// of the process are answered without a query (the inbox asks it for every row), so for
+// them an unknown id is not told apart: its page answers 404.
+func (s *Server) SeesCase(ctx context.Context, u store.User, proc, id string) (bool, error) {
+	if s.access.SeesAll(u, proc) {
+		return true, nil
+	}
+	check, ok := caseAccess[proc]
+	if !ok {
+		return false, nil
+	}
+	err := check(s, ctx, u, id)
+	if p, isProblem := errors.AsType[*Problem](err); isProblem && p.Status == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CaseTimeline returns the audit timeline of case id of process proc for u, oldest
+// first: a 404 *Problem when u may not see the case.
+func (s *Server) CaseTimeline(ctx context.Context, u store.User, proc, id string) ([]store.TimelineEntry, error) {
+	ok, err := s.SeesCase(ctx, u, proc, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem(http.StatusNotFound, proc+" not found")
+	}
+	return s.st.Timeline(ctx, id)
+}
+
 // The functions every process's routes use to start and act on a workflow. Each gives
 // the request the workflow deadline (waitForWorkflow) itself, so that no route that
 // starts or updates a workflow can be left with the plain database deadline.

@@ -305,24 +305,18 @@ func (s *Server) assignTask(c *gin.Context) {
 }
 
 // ReassignTask has u, a manager, give open task id to assignee: 404 when u may not see
-// it, 403 unless u oversees its process, 409 when it is closed, and 422 (assignee) unless
-// assignee may work it: a member of its candidate groups or, for a task without groups,
-// someone who shares a role with its holder; never a user the task excludes.
+// it, 403 unless u oversees its process, 409 when it is closed or bound to its case's
+// handler (a task without candidate groups, such as a complaint's respond: the process
+// gives the case's next steps to that handler too), and 422 (assignee) unless assignee
+// is a member of its candidate groups whom the task does not exclude.
 func (s *Server) ReassignTask(ctx context.Context, u store.User, id, assignee string) (store.Task, error) {
 	return s.reassignTask(ctx, u, id, assignee, nil)
 }
 
-// Assignees lists who task t may be reassigned to (ReassignTask's rule), by username.
+// Assignees lists who task t may be reassigned to (ReassignTask's rule), by username:
+// none for a task without candidate groups.
 func (s *Server) Assignees(ctx context.Context, t store.Task) ([]string, error) {
-	groups := t.CandidateGroups
-	if len(groups) == 0 && t.Assignee != "" {
-		holder, err := s.st.UserByUsername(ctx, t.Assignee)
-		if err != nil {
-			return nil, err
-		}
-		groups = holder.RoleNames()
-	}
-	names, err := store.UsernamesInGroups(ctx, s.st.Pool, groups)
+	names, err := store.UsernamesInGroups(ctx, s.st.Pool, t.CandidateGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -336,6 +330,10 @@ func (s *Server) reassignTask(ctx context.Context, u store.User, id, assignee st
 		return t, err
 	case !s.access.Oversees(u, t.Process):
 		return t, problem(http.StatusForbidden, "only a manager of the "+t.Process+" process may reassign its tasks")
+	case t.Status != domain.TaskOpen:
+		return t, conflict("the task is " + t.Status)
+	case len(t.CandidateGroups) == 0:
+		return t, conflict("the task belongs to its case's handler and cannot be given to someone else")
 	}
 	v.text("assignee", assignee, true, 100)
 	if !v.failed("assignee") {
@@ -349,9 +347,6 @@ func (s *Server) reassignTask(ctx context.Context, u store.User, id, assignee st
 	}
 	if p := v.problem(); p != nil {
 		return t, p
-	}
-	if t.Status != domain.TaskOpen {
-		return t, conflict("the task is " + t.Status)
 	}
 	t, err = s.st.ReassignTask(ctx, t.ID, u.Username, assignee, s.now())
 	if errors.Is(err, store.ErrConflict) {

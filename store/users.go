@@ -45,8 +45,8 @@ type UserInput struct {
 	Username    string
 	DisplayName string
 	Email       string
-	Locale      string   // "en" when empty
-	TimeZone    string   // an IANA time zone name; "UTC" when empty
+	Locale      string   // "en" for a new user when empty; an existing one keeps theirs
+	TimeZone    string   // an IANA time zone name; as Locale, "UTC" when empty
 	Roles       []string // role names (domain.Role values)
 	Manager     string   // must already exist
 	Delegate    string   // must already exist
@@ -61,16 +61,10 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) error {
 	if in.Username == "" {
 		return errors.New("username is required")
 	}
-	if in.Locale == "" {
-		in.Locale = "en"
-	}
-	if !domain.In(in.Locale, domain.Locales) {
+	if in.Locale != "" && !domain.In(in.Locale, domain.Locales) {
 		return fmt.Errorf("unknown locale %q", in.Locale)
 	}
-	if in.TimeZone == "" {
-		in.TimeZone = "UTC"
-	}
-	if _, err := time.LoadLocation(in.TimeZone); err != nil {
+	if _, err := time.LoadLocation(in.TimeZone); in.TimeZone != "" && err != nil {
 		return fmt.Errorf("unknown time zone %q", in.TimeZone)
 	}
 	roles := make([]string, 0, len(in.Roles))
@@ -86,13 +80,15 @@ func (s *Store) CreateUser(ctx context.Context, in UserInput) error {
 		in.DisplayName = in.Username
 	}
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
+		// A new user without a locale or time zone gets en and UTC; an existing one keeps
+		// theirs (which they may have switched) unless one is given.
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, username, display_name, email, locale, manager, delegate, out_of_office, time_zone)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			VALUES ($1, $2, $3, $4, COALESCE($5, 'en'), $6, $7, $8, COALESCE($9, 'UTC'))
 			ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name,
-				email = EXCLUDED.email, locale = EXCLUDED.locale, manager = EXCLUDED.manager,
-				delegate = EXCLUDED.delegate, out_of_office = EXCLUDED.out_of_office, time_zone = EXCLUDED.time_zone`,
-			domain.NewID("usr"), in.Username, in.DisplayName, in.Email, in.Locale,
-			optText(in.Manager), optText(in.Delegate), in.OutOfOffice, in.TimeZone)
+				email = EXCLUDED.email, locale = COALESCE($5, users.locale), manager = EXCLUDED.manager,
+				delegate = EXCLUDED.delegate, out_of_office = EXCLUDED.out_of_office, time_zone = COALESCE($9, users.time_zone)`,
+			domain.NewID("usr"), in.Username, in.DisplayName, in.Email, optText(in.Locale),
+			optText(in.Manager), optText(in.Delegate), in.OutOfOffice, optText(in.TimeZone))
 		if err != nil {
 			return err
 		}

@@ -77,3 +77,40 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Fatalf("second revoke: %v", err)
 	}
 }
+
+// TestUpdatingAUserKeepsTheirLanguageAndZone: creating a user sets en and UTC unless
+// given; updating one (its roles, say) keeps the language and time zone they chose
+// unless new ones are given; a bad zone is refused.
+func TestUpdatingAUserKeepsTheirLanguageAndZone(t *testing.T) {
+	s := storetest.New(t, "userprefs")
+	ctx := context.Background()
+	in := store.UserInput{Username: "zoe", Email: "zoe@example.test", Roles: []string{"customer_service"}}
+	if err := s.CreateUser(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UserByUsername(ctx, "zoe")
+	if err != nil || u.Locale != "en" || u.TimeZone != "UTC" {
+		t.Fatalf("a new user: %+v %v", u, err)
+	}
+	if err := s.SetPreferences(ctx, "zoe", "zh-CN", "Asia/Shanghai"); err != nil {
+		t.Fatal(err)
+	}
+	in.Roles = []string{"customer_service", "finance"}
+	if err := s.CreateUser(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.UserByUsername(ctx, "zoe"); u.Locale != "zh-CN" || u.TimeZone != "Asia/Shanghai" || len(u.Roles) != 2 {
+		t.Fatalf("after an update without language or zone: %+v", u)
+	}
+	in.Locale, in.TimeZone = "en", "Europe/Berlin"
+	if err := s.CreateUser(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.UserByUsername(ctx, "zoe"); u.Locale != "en" || u.TimeZone != "Europe/Berlin" {
+		t.Fatalf("after an update with both: %+v", u)
+	}
+	in.TimeZone = "Mars/Olympus"
+	if err := s.CreateUser(ctx, in); err == nil {
+		t.Fatal("an unknown time zone was taken")
+	}
+}

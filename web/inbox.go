@@ -98,8 +98,9 @@ func inboxFilter(q url.Values, p page, f *store.TaskFilter) url.Values {
 		if loc == nil {
 			loc = time.UTC
 		}
+		// "Due by" a day: before the end of that day in the user's zone.
 		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
-			f.DueBefore = d
+			f.DueBefore = d.AddDate(0, 0, 1)
 			keep.Set("due_before", v)
 		}
 	}
@@ -187,11 +188,19 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 		}
 		row := inboxRow{ID: t.ID, Title: t.Title, Customer: customers[t.ID], Process: p.T("process." + t.Process),
 			Step: stepName(p, t.Step), DueAt: t.DueAt, DueClass: dueClass(t.CreatedAt, t.DueAt, now),
-			Escalation: t.EscalationLevel, ProcessID: t.ProcessID, CaseLink: caseLink(t.Process, t.ProcessID),
+			Escalation: t.EscalationLevel, ProcessID: t.ProcessID,
 			CanClaim:   acc.Claim && t.Assignee == "",
 			CanUnclaim: t.Assignee == u.Username && len(t.CandidateGroups) > 0}
 		if t.Assignee != "" && t.Assignee != u.Username {
 			row.HeldBy = t.Assignee
+		}
+		// The case is linked only for those who may open it (finance countersigning a
+		// complaint's refund acts on the task without seeing the complaint).
+		if sees, err := a.api.SeesCase(ctx, *u, t.Process, t.ProcessID); err != nil {
+			a.internal(w, r, err)
+			return
+		} else if sees {
+			row.CaseLink = caseLink(t.Process, t.ProcessID)
 		}
 		if row.DueClass == dueLate {
 			row.DueText = p.T("due.late", "Time", span(p, now.Sub(t.DueAt)))

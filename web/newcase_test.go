@@ -380,6 +380,8 @@ func TestInboxFilters(t *testing.T) {
 		{"escalated=true", []string{"a2"}},
 		{"escalated=false", []string{"a1", "a3"}},
 		{"due_before=" + dueBy, []string{"a1", "a2"}},
+		// by the end of the day a2 falls due on (in carol's zone, UTC here), not its start
+		{"due_before=" + now.Add(30*time.Hour).Format(time.DateOnly), []string{"a1", "a2"}},
 		{"tier=Z&escalated=maybe&due_before=soon", []string{"a1", "a2", "a3"}}, // values not offered: ignored
 	} {
 		if got := rows(c.query); strings.Join(got, ",") != strings.Join(c.want, ",") {

@@ -72,7 +72,9 @@ type taskData struct {
 	ActionError, FormError       string // errors that name no field of the form
 	Comments                     []commentRow
 	NewComment, NewCommentError  string
-	CaseLink                     string // the page of the task's case, "" when it has none
+	CaseLink                     string        // the page of the task's case, "" when it has none
+	Timeline                     []timelineRow // the case's, for those who may see it
+	TimelineID                   string
 }
 
 // formValues is what the person typed, kept when the page is shown again with errors.
@@ -141,7 +143,14 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 		d.DueText = ""
 	}
 	d.Context = contextItems(p, t.Context)
-	d.CaseLink = caseLink(t.Process, t.ProcessID)
+	// The case's link and timeline, for those who may see the case.
+	switch tl, err := a.api.CaseTimeline(ctx, *u, t.Process, t.ProcessID); {
+	case err == nil:
+		d.CaseLink, d.Timeline, d.TimelineID = caseLink(t.Process, t.ProcessID), timeline(p, tl), "task-timeline"
+	case !isNotFound(err):
+		a.internal(w, r, err)
+		return
+	}
 	for _, f := range t.Form {
 		ff := formField{Name: f.Name, ID: "f-" + f.Name, Label: fieldLabel(p, f.Name), Type: f.Type, Required: f.Required,
 			Value: fv.values.Get("f." + f.Name), Currency: fv.values.Get("f." + f.Name + ".currency"), Error: errorText(p, fv.errs[f.Name])}

@@ -446,3 +446,9 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // problemOf returns the *api.Problem in err, if any.
 func problemOf(err error) (*api.Problem, bool) { return errors.AsType[*api.Problem](err) }
+
+// isNotFound reports whether err is the API's 404.
+func isNotFound(err error) bool {
+	p, ok := problemOf(err)
+	return ok && p.Status == http.StatusNotFound
+}

@@ -59,9 +59,8 @@ var devPasswordHash = sync.OnceValues(func() (string, error) { return web.HashPa
 func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 	for _, u := range demoUsers {
 		u.Email = u.Username + "@serviceflow.example"
-		if u.Locale == "" {
-			u.Locale = "en"
-		}
+		// Locale: a demo user's switch survives a restart of dev (cathy's zh-CN is set
+		// again). The time zone is the organisation's.
 		u.TimeZone = demoTimeZone
 		if err := st.CreateUser(ctx, u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
