@@ -32,14 +32,7 @@ func TestBrowserBoard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	raise := func(id, taskID, subject string, level int, age time.Duration) {
 		t.Helper()
 		if _, _, err := store.EnsureEscalation(context.Background(), st.Pool, store.NewEscalation{
@@ -163,17 +156,6 @@ func TestBrowserBoard(t *testing.T) {
 		t.Errorf("the inbox was reloaded to show the new task (%v)", err)
 	}
 	t.Logf("screenshot in %s", filepath.Join(dir, "board.png"))
-	mu.Lock()
-	defer mu.Unlock()
-	// The 409 of the late acknowledge is logged as a failed load; anything else (a CSP
-	// refusal, a script error) fails the test.
-	var unexpected []string
-	for _, e := range pageErrs {
-		if !strings.Contains(e, "409") {
-			unexpected = append(unexpected, e)
-		}
-	}
-	if len(unexpected) > 0 {
-		t.Errorf("errors in the pages: %v", unexpected)
-	}
+	// The 409 of the late acknowledge is logged as a failed load.
+	checkPageErrors(t, &pageErrs, &mu, "409")
 }

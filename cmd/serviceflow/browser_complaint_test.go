@@ -29,14 +29,7 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 	var pageErrs []string
 	s := startStack(t, nil)
 	ctx := browser(t, &pageErrs, &mu)
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	person := func() (context.Context, func()) { return chromedp.NewContext(ctx, chromedp.WithNewBrowserContext()) }
 	dir := screenshotDir(t)
 	shot := func(c context.Context, name string) {
@@ -215,13 +208,6 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 		t.Errorf("alice, who may not see the case, got %d: %q", resp.Status, page)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	// The refused form (422), the lost claim (409) and alice's 404 are logged as failed
-	// loads; anything else (a CSP refusal, a script error) fails the test.
-	for _, e := range pageErrs {
-		if !strings.Contains(e, "422") && !strings.Contains(e, "409") && !strings.Contains(e, "404") {
-			t.Errorf("error in the pages: %s", e)
-		}
-	}
+	// The refused form (422), the lost claim (409) and alice's 404 are logged as failed loads.
+	checkPageErrors(t, &pageErrs, &mu, "422", "409", "404")
 }

@@ -46,14 +46,7 @@ func TestBrowserSpecialContract(t *testing.T) {
 	s := startStack(t, nil)
 	ctx := browser(t, &pageErrs, &mu)
 	// Alice submits the contract with the new-contract form and lands on its page.
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	fail("alice fills in the contract", chromedp.Do(ctx,
 		signIn(s.base, "alice", DevPassword),
 		chromedp.WaitVisible(`#nav-new-contract`),
@@ -151,9 +144,5 @@ func TestBrowserSpecialContract(t *testing.T) {
 			t.Errorf("the review record lacks %s: %v", user, record)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(pageErrs) > 0 {
-		t.Errorf("errors in the pages: %v", pageErrs)
-	}
+	checkPageErrors(t, &pageErrs, &mu)
 }

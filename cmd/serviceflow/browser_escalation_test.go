@@ -22,14 +22,7 @@ func TestBrowserUrgentComplaintEscalates(t *testing.T) {
 		c.ResponseSLA, c.TierAResponseSLA, c.UrgentResponseSLA = 24*time.Hour, 12*time.Hour, sla
 	})
 	ctx := browser(t, &pageErrs, &mu)
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	fail("dave opens the board", chromedp.Do(ctx,
 		signIn(s.base, "dave", DevPassword),
 		chromedp.WaitVisible(`#nav-board`),
@@ -88,9 +81,5 @@ func TestBrowserUrgentComplaintEscalates(t *testing.T) {
 	if acked["acknowledged_by"] != "dave" || acked["process_id"] != id {
 		t.Errorf("the API says %v", acked)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(pageErrs) > 0 {
-		t.Errorf("errors in the pages: %v", pageErrs)
-	}
+	checkPageErrors(t, &pageErrs, &mu)
 }

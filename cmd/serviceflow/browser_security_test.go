@@ -42,14 +42,7 @@ func TestBrowserRefusesCrossOriginForms(t *testing.T) {
 		t.Fatal("the foreign page must be on another port")
 	}
 
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	fail("sign in", chromedp.Do(ctx,
 		signIn(s.base, "carol", DevPassword),
 		chromedp.WaitVisible(`#tab-group`),
@@ -85,13 +78,7 @@ func TestBrowserRefusesCrossOriginForms(t *testing.T) {
 	if got := s.must(200, "carol", "GET", "/api/v1/tasks/"+id, nil); got["assignee"] != "carol" {
 		t.Fatalf("the claim from the task page: assignee %v", got["assignee"])
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	// The refused POST is logged as a failed load (403), and so is the favicon the
-	// browser asks for beside the plain-text refusal (404); anything else fails the test.
-	for _, e := range pageErrs {
-		if !strings.Contains(e, "403") && !strings.HasSuffix(e, "/favicon.ico") {
-			t.Errorf("error in the pages: %s", e)
-		}
-	}
+	// browser asks for beside the plain-text refusal (404).
+	checkPageErrors(t, &pageErrs, &mu, "403", "/favicon.ico")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,33 @@ func screenshotDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// failer returns a browser test's step check: it stops the test on err, naming the step
+// and every error the pages logged so far.
+func failer(t *testing.T, errs *[]string, mu *sync.Mutex) func(step string, err error) {
+	return func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, *errs)
+		}
+	}
+}
+
+// checkPageErrors fails the test on every error the pages logged (a CSP refusal, a
+// script error, a failed load) but those containing one of expected: the answers the
+// test provokes, such as "422" for a form sent with a bad value.
+func checkPageErrors(t *testing.T, errs *[]string, mu *sync.Mutex, expected ...string) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range *errs {
+		if !slices.ContainsFunc(expected, func(x string) bool { return strings.Contains(e, x) }) {
+			t.Errorf("error in the pages: %s", e)
+		}
+	}
 }
 
 // browser starts a headless Debian chromium with a fresh profile and returns a tab's
@@ -133,14 +161,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	task := s.findTask("carol", "group", c["id"].(string), "evaluate")
 	row := `tr#task-` + task["id"].(string)
 
-	fail := func(step string, err error) {
-		t.Helper()
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("browser, %s: %v (page errors: %v)", step, err, pageErrs)
-		}
-	}
+	fail := failer(t, &pageErrs, &mu)
 	fail("sign in with a wrong password", chromedp.Do(ctx,
 		signIn(s.base, "carol", "not her password"),
 		chromedp.WaitVisible(`#signin-error`),
@@ -298,18 +319,7 @@ func TestBrowserSignInToInbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots in %s", dir)
-	mu.Lock()
-	defer mu.Unlock()
 	// A 401 answer to the wrong password and the 422 of the form without a category are
-	// logged as failed resource loads; anything else (a CSP refusal, a script error)
-	// fails the test.
-	var unexpected []string
-	for _, e := range pageErrs {
-		if !strings.Contains(e, "401") && !strings.Contains(e, "422") {
-			unexpected = append(unexpected, e)
-		}
-	}
-	if len(unexpected) > 0 {
-		t.Errorf("errors in the pages: %v", unexpected)
-	}
+	// logged as failed resource loads.
+	checkPageErrors(t, &pageErrs, &mu, "401", "422")
 }
