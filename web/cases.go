@@ -83,10 +83,7 @@ func nextLink(path string, q url.Values, next string) string {
 
 // statusName is a case status in the page's language.
 func statusName(p page, status string) string {
-	if id := "status." + status; p.Has(id) {
-		return p.T(id)
-	}
-	return strings.ReplaceAll(status, "_", " ")
+	return p.name("status", status)
 }
 
 // className is a contract class in the page's language.
@@ -108,10 +105,7 @@ func reasonName(p page, reason string) string {
 
 // eventName is an audit event in the page's language.
 func eventName(p page, event string) string {
-	if id := "event." + event; p.Has(id) {
-		return p.T(id)
-	}
-	return strings.ReplaceAll(event, "_", " ")
+	return p.name("event", event)
 }
 
 // money is an amount with its currency.

@@ -221,10 +221,7 @@ func (a *App) inbox(w http.ResponseWriter, r *http.Request, u *store.User) {
 
 // stepName is a step's name in the page's language, or the step itself made readable.
 func stepName(p page, step string) string {
-	if id := "step." + step; p.Has(id) {
-		return p.T(id)
-	}
-	return strings.ReplaceAll(step, "_", " ")
+	return p.name("step", step)
 }
 
 // span writes a duration as days, hours and minutes in the page's language.

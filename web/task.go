@@ -516,15 +516,9 @@ var fieldMessages = map[string]string{
 }
 
 func actionLabel(p page, action string) string {
-	if id := "action." + action; p.Has(id) {
-		return p.T(id)
-	}
-	return strings.ReplaceAll(action, "_", " ")
+	return p.name("action", action)
 }
 
 func optionLabel(p page, opt string) string {
-	if id := "option." + opt; p.Has(id) {
-		return p.T(id)
-	}
-	return strings.ReplaceAll(opt, "_", " ")
+	return p.name("option", opt)
 }

@@ -378,6 +378,15 @@ func (p page) T(id string, kv ...any) string {
 // Languages are the languages a user can switch the pages to.
 func (p page) Languages() []string { return languages }
 
+// name is the catalogue's name of key among the names under prefix ("step", "status",
+// …) in the page's language, or key made readable when the catalogue has none.
+func (p page) name(prefix, key string) string {
+	if id := prefix + "." + key; p.Has(id) {
+		return p.T(id)
+	}
+	return strings.ReplaceAll(key, "_", " ")
+}
+
 // Has reports whether the catalogue has id (for names with an optional translation).
 func (p page) Has(id string) bool {
 	_, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
