@@ -320,7 +320,7 @@ func detailText(p page, key string, v any) string {
 			return stepName(p, x)
 		case key == "action" || key == "decision":
 			return actionLabel(p, x)
-		case slices.Contains(enumKeys, key) || key == "channel":
+		case slices.Contains(enumKeys, key):
 			return optionLabel(p, x)
 		}
 		return x

@@ -374,7 +374,7 @@ var contextOrder = []string{"subject", "title", "changed_since_rejected", "descr
 var contextHidden = []string{"complaint_id", "contract_id", "customer_id"}
 
 // enumKeys are context entries whose values are options of a form (labelled as there).
-var enumKeys = []string{"severity", "category", "resolution_type", "type"}
+var enumKeys = []string{"severity", "category", "resolution_type", "type", "channel"}
 
 // longText are context entries shown as paragraphs.
 var longText = []string{"description", "rejection_comment", "feedback_comment", "summary", "message", "reason", "comment"}
