@@ -207,6 +207,7 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 	if resp.Status != 404 || strings.Contains(page, "Coolant pump") {
 		t.Errorf("alice, who may not see the case, got %d: %q", resp.Status, page)
 	}
+	checkAccessible(t, alice, "the 404 page")
 
 	// The refused form (422), the lost claim (409) and alice's 404 are logged as failed loads.
 	checkPageErrors(t, &pageErrs, &mu, "422", "409", "404")
