@@ -74,3 +74,46 @@ func TestReassignTask(t *testing.T) {
 	// A closed task is a 409 whatever the body says.
 	checkProblem(t, assign("dave", "tsk_done", map[string]any{"assignee": "nobody"}), http.StatusConflict)
 }
+
+// TestVisibleTasks: the board's batch read shows each user exactly the tasks TaskFor
+// would: by oversight, group, or as an escalation's target; unknown ids are left out.
+func TestVisibleTasks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cmp := e.fileComplaint("carol", "cus_acme")
+	e.insertTask(taskRow{id: "tsk_cs", processID: cmp, groups: []string{"customer_service"}})
+	e.insertTask(taskRow{id: "tsk_fin", processID: cmp, groups: []string{"finance"}})
+	ids := []string{"tsk_cs", "tsk_fin", "tsk_nope"}
+	visible := func(user string) []string {
+		u, err := e.st.UserByUsername(t.Context(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.srv.VisibleTasks(t.Context(), u, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for id := range got {
+			out = append(out, id)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for user, want := range map[string][]string{"carol": {"tsk_cs"}, "erin": {"tsk_fin"}, "dave": {"tsk_cs", "tsk_fin"}, "bob": nil} {
+		if got := visible(user); !slices.Equal(got, want) {
+			t.Errorf("%s sees %v, want %v", user, got, want)
+		}
+		for _, id := range ids[:2] {
+			u, _ := e.st.UserByUsername(t.Context(), user)
+			_, a, err := e.srv.TaskFor(t.Context(), u, id)
+			if (err == nil && a.View) != slices.Contains(want, id) {
+				t.Errorf("%s, %s: TaskFor says view=%v (%v), VisibleTasks %v", user, id, a.View, err, want)
+			}
+		}
+	}
+	e.insertEscalation("esc_bob", cmp, "tsk_cs", "bob")
+	if got := visible("bob"); !slices.Equal(got, []string{"tsk_cs"}) {
+		t.Errorf("bob, the escalation's target, sees %v", got)
+	}
+}

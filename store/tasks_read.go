@@ -72,6 +72,28 @@ func (s *Store) TaskByID(ctx context.Context, id string) (Task, error) {
 	return scanTask(s.Pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks t WHERE t.id = $1`, id))
 }
 
+// TasksByIDs returns the tasks of ids that exist, by id, in one query (a page that shows
+// many tasks' titles, such as the escalation board).
+func (s *Store) TasksByIDs(ctx context.Context, ids []string) (map[string]Task, error) {
+	out := map[string]Task{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+taskColumns+` FROM tasks t WHERE t.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[t.ID] = t
+	}
+	return out, rows.Err()
+}
+
 // Task list scopes.
 const (
 	ScopeMine  = "mine"  // assigned to the user, or to someone out of office who delegates to them

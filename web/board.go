@@ -67,9 +67,19 @@ func (a *App) board(w http.ResponseWriter, r *http.Request) {
 	p.Title = p.T("board.title")
 	p.Notice = a.takeFlash(w, r, p)
 	d := boardData{page: p, Tab: tab, More: next != ""}
-	titles := map[string]string{}
+	var ids []string
 	for _, e := range list {
-		row := a.boardRow(r, *u, p, e, titles)
+		if e.TaskID != "" {
+			ids = append(ids, e.TaskID)
+		}
+	}
+	tasks, err := a.api.VisibleTasks(r.Context(), *u, ids) // one query for the page's tasks
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	for _, e := range list {
+		row := a.boardRow(p, e, tasks)
 		if tab == store.EscalationAcknowledged {
 			d.Acked = append(d.Acked, row)
 			continue
@@ -87,20 +97,13 @@ func (a *App) board(w http.ResponseWriter, r *http.Request) {
 }
 
 // boardRow is escalation e as the board shows it: the task's title when it has a task
-// the user may see (titles caches them by task id), its age and acknowledgement.
-func (a *App) boardRow(r *http.Request, u store.User, p page, e store.Escalation, titles map[string]string) boardRow {
+// the user may see (among tasks), its age and acknowledgement.
+func (a *App) boardRow(p page, e store.Escalation, tasks map[string]store.Task) boardRow {
 	row := boardRow{ID: e.ID, Process: p.T("process." + e.Process), ProcessID: e.ProcessID, Subject: e.Subject,
 		TaskID: e.TaskID, Targets: e.Targets, RaisedAt: e.RaisedAt, Age: span(p, a.now().Sub(e.RaisedAt)),
 		AckBy: e.AcknowledgedBy, AckAt: e.AcknowledgedAt, AckComment: e.AckComment, Level: e.Level}
-	if e.TaskID != "" {
-		title, seen := titles[e.TaskID]
-		if !seen {
-			if t, acc, err := a.api.TaskFor(r.Context(), u, e.TaskID); err == nil && acc.View {
-				title = t.Title
-			}
-			titles[e.TaskID] = title
-		}
-		row.TaskTitle = title
+	if t, ok := tasks[e.TaskID]; ok && e.TaskID != "" {
+		row.TaskTitle = t.Title
 	}
 	return row
 }
@@ -147,7 +150,16 @@ func (a *App) renderEscalation(w http.ResponseWriter, r *http.Request, u *store.
 	p := a.newPage(r, u)
 	p.Title = p.T("escalation.title", "Level", e.Level)
 	p.Error = errMsg
-	d := escalationData{page: p, E: a.boardRow(r, *u, p, e, map[string]string{}), Open: e.AcknowledgedAt == nil, Comment: comment}
+	var ids []string
+	if e.TaskID != "" {
+		ids = []string{e.TaskID}
+	}
+	tasks, err := a.api.VisibleTasks(r.Context(), *u, ids)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	d := escalationData{page: p, E: a.boardRow(p, e, tasks), Open: e.AcknowledgedAt == nil, Comment: comment}
 	d.CanAck = d.Open && a.access.MayAcknowledge(*u, e)
 	a.render(w, status, "escalation", d)
 }

@@ -151,7 +151,7 @@ func TestTaskPage(t *testing.T) {
 		// the context, readable: labels from the catalogue, the description as a paragraph
 		"<dt>Subject</dt>", "Spindle vibrates at 3000 rpm", `<div class="ctx-item long" id="ctx-description"><dt>Description</dt>`,
 		"The operator stopped the machine.", "<dt>Customer</dt>", "Northwind Machinery", "<dt>Customer tier</dt>",
-		`<div class="ctx-item" id="ctx-channel"><dt>Channel</dt>`+"\n  <dd>Phone</dd>",
+		`<div class="ctx-item" id="ctx-channel"><dt>Channel</dt>` + "\n  <dd>Phone</dd>",
 		// the form from the schema: enum → select with its options
 		`<select id="f-category" name="f.category" aria-required="true">`, `<option value="delivery">Delivery</option>`,
 		`<label for="f-severity">Severity`, `<option value="urgent">Urgent</option>`,
