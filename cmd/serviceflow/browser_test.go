@@ -245,8 +245,13 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	// evaluate; respond, which is hers too, opens next.
 	taskID := task["id"].(string)
 	fail("open the task page", chromedp.Do(ctx, chromedp.Click(row+` a.task-link`), chromedp.WaitVisible(`#complete-form`)))
-	taskURL, err := chromedp.Run(ctx, chromedp.Location())
-	fail("read the address", err)
+	// htmx pushes the address after the swap has settled: wait for it.
+	var taskURL string
+	eventually(t, 5*time.Second, "the task page's address", func() bool {
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		taskURL = u
+		return err == nil && strings.Contains(u, "/tasks/")
+	})
 	descr, err := textOf(ctx, `#ctx-description dd`)
 	fail("read the context", err)
 	fail("submit without a category", chromedp.Do(ctx,
