@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,14 +12,13 @@ import (
 	"github.com/serviceflow/serviceflow/store"
 )
 
-// The new-case forms: GET /complaints/new and /contracts/new show them, a POST to the
-// same path files the case through api.Server.FileComplaint or SubmitContract, the
-// functions of POST /api/v1/complaints and /contracts, so the rules, the checks and the
-// Idempotency-Key semantics are the JSON API's. Each form carries a random key in a
-// hidden field: a double click or a re-sent form files one case. A 422 shows the form
-// again with what was typed and each message on its field.
-
-func init() { notices = append(notices, "notice.complaint_filed", "notice.contract_submitted") }
+// What the new-case forms of every process share (each form is in its process's own
+// file): GET /<process>s/new shows it, a POST to the same path files the case through
+// the API's function of POST /api/v1/<process>s (api.Server.FileComplaint,
+// SubmitContract), so the rules, the checks and the Idempotency-Key semantics are the
+// JSON API's. Each form carries a random key in a hidden field: a double click or a
+// re-sent form files one case. A 422 shows the form again with what was typed and each
+// message on its field.
 
 // newField is one control of a new-case form. Type is select, text, textarea, date,
 // decimal, money (an amount with a currency select), checks (a group of checkboxes:
@@ -126,75 +124,6 @@ func finish(p page, d *newCaseData, fv newCaseForm) {
 	d.FormError = fv.form
 }
 
-var complaintFields = []string{"customer_id", "channel", "subject", "description", "severity", "category", "order_id"}
-
-func (a *App) newComplaintPage(w http.ResponseWriter, r *http.Request) {
-	u, ok := a.signedIn(w, r)
-	if !ok || !a.mayFile(w, r, u, domain.ProcessComplaint) {
-		return
-	}
-	a.showComplaintForm(w, r, u, http.StatusOK, newCaseForm{})
-}
-
-func (a *App) showComplaintForm(w http.ResponseWriter, r *http.Request, u *store.User, status int, fv newCaseForm) {
-	p := a.newPage(r, u)
-	p.Title = p.T("new.complaint.title")
-	p.Notice = a.takeFlash(w, r, p)
-	cust, err := a.customerField(r, u, p, domain.ProcessComplaint, "complaint", fv)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	v := fv.values
-	severity := v.Get("severity")
-	if severity == "" {
-		severity = "normal"
-	}
-	d := newCaseData{page: p, Action: "/complaints/new", Prefix: "complaint", Submit: p.T("new.complaint.submit"),
-		NoCustomers: len(cust.Options) == 0}
-	d.Fields = []newField{cust,
-		{Name: "channel", ID: "complaint-channel", Label: fieldLabel(p, "channel"), Type: "select", Required: true, Choose: true,
-			Options: options(p, domain.ComplaintChannels, v.Get("channel"))},
-		{Name: "subject", ID: "complaint-subject", Label: fieldLabel(p, "subject"), Type: "text", Required: true, Max: 200,
-			Value: v.Get("subject")},
-		{Name: "description", ID: "complaint-description", Label: fieldLabel(p, "description"), Type: "textarea", Required: true,
-			Value: v.Get("description"), Max: 10000},
-		{Name: "severity", ID: "complaint-severity", Label: fieldLabel(p, "severity"), Type: "select", Required: true,
-			Options: options(p, domain.ComplaintSeverities, severity)},
-		{Name: "category", ID: "complaint-category", Label: fieldLabel(p, "category"), Type: "select", Choose: true,
-			Options: options(p, domain.ComplaintCategories, v.Get("category")), Hint: p.T("new.category_hint")},
-		{Name: "order_id", ID: "complaint-order", Label: fieldLabel(p, "order_id"), Type: "text", Max: 100,
-			Value: v.Get("order_id")},
-	}
-	finish(p, &d, fv)
-	a.render(w, status, "complaint_new", d)
-}
-
-// fileComplaint files the posted complaint through api.Server.FileComplaint.
-func (a *App) fileComplaint(w http.ResponseWriter, r *http.Request) {
-	u, ok := a.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	v := r.PostForm
-	req := api.ComplaintRequest{CustomerID: v.Get("customer_id"), Channel: v.Get("channel"), Subject: v.Get("subject"),
-		Description: v.Get("description"), Severity: v.Get("severity"), Category: v.Get("category"),
-		OrderID: strings.TrimSpace(v.Get("order_id"))}
-	out, err := a.api.FileComplaint(r.Context(), *u, req, v.Get("key"))
-	if err == nil {
-		a.setFlash(w, "notice.complaint_filed", out.Subject)
-		http.Redirect(w, r, "/complaints/"+url.PathEscape(out.ID), http.StatusSeeOther)
-		return
-	}
-	if fv, status, ok := a.formProblem(w, r, u, err, complaintFields); ok {
-		a.showComplaintForm(w, r, u, status, fv)
-	}
-}
-
 // formProblem turns the error of filing a case into the form shown again: a 422 with
 // each message on its field (the same key: nothing was filed), a 409 (the key was used
 // for other values: a case was filed already, or is being) with a fresh key and a
@@ -226,107 +155,4 @@ func (a *App) formProblem(w http.ResponseWriter, r *http.Request, u *store.User,
 		a.internal(w, r, err)
 	}
 	return fv, 0, false
-}
-
-var contractFields = []string{"customer_id", "title", "amount", "discount_pct", "delivery_date", "payment_terms",
-	"requirements", "strategic", "class"}
-
-// requirementNames are the contract requirements, as ContractRequirements names them.
-var requirementNames = domain.ContractRequirements{CustomSpec: true, SpecialQuality: true, SpecialPackaging: true,
-	NonStandardDelivery: true, NonStandardPayment: true}.Names()
-
-func (a *App) newContractPage(w http.ResponseWriter, r *http.Request) {
-	u, ok := a.signedIn(w, r)
-	if !ok || !a.mayFile(w, r, u, domain.ProcessContract) {
-		return
-	}
-	a.showContractForm(w, r, u, http.StatusOK, newCaseForm{})
-}
-
-func (a *App) showContractForm(w http.ResponseWriter, r *http.Request, u *store.User, status int, fv newCaseForm) {
-	p := a.newPage(r, u)
-	p.Title = p.T("new.contract.title")
-	p.Notice = a.takeFlash(w, r, p)
-	cust, err := a.customerField(r, u, p, domain.ProcessContract, "contract", fv)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	v := fv.values
-	currency := v.Get("amount_currency")
-	if currency == "" {
-		currency = "CNY"
-	}
-	var currencies []formOption
-	for _, c := range a.api.ContractCurrencies() {
-		currencies = append(currencies, formOption{Value: c, Label: c, Selected: c == currency})
-	}
-	reqs := newField{Name: "requirements", ID: "contract-req", Label: fieldLabel(p, "requirements"), Type: "checks",
-		Hint: p.T("new.requirements_hint")}
-	for _, n := range requirementNames {
-		reqs.Options = append(reqs.Options, formOption{Value: n, Label: p.T("new.req." + n),
-			Selected: slices.Contains(v["requirements"], n)})
-	}
-	d := newCaseData{page: p, Action: "/contracts/new", Prefix: "contract", Submit: p.T("new.contract.submit"),
-		NoCustomers: len(cust.Options) == 0}
-	d.Fields = []newField{cust,
-		{Name: "title", ID: "contract-title", Label: fieldLabel(p, "title"), Type: "text", Required: true,
-			Max: domain.MaxContractTitle, Value: v.Get("title")},
-		{Name: "amount", ID: "contract-amount", Label: fieldLabel(p, "amount"), Type: "money", Required: true,
-			Value: v.Get("amount"), Currency: currency, Currencies: currencies},
-		{Name: "discount_pct", ID: "contract-discount", Label: fieldLabel(p, "discount_pct"), Type: "decimal",
-			Value: v.Get("discount_pct"), Hint: p.T("new.discount_hint")},
-		{Name: "delivery_date", ID: "contract-delivery", Label: fieldLabel(p, "delivery_date"), Type: "date", Required: true,
-			Value: v.Get("delivery_date")},
-		{Name: "payment_terms", ID: "contract-payment", Label: fieldLabel(p, "payment_terms"), Type: "textarea", Required: true,
-			Max: domain.MaxContractPaymentTerms, Value: v.Get("payment_terms")},
-		reqs,
-		{Name: "strategic", ID: "contract-strategic", Label: p.T("new.strategic"), Type: "checkbox",
-			Checked: v.Get("strategic") != ""},
-		{Name: "class", ID: "contract-class", Label: p.T("new.class"), Type: "select", Choose: true,
-			Options: options(p, domain.ContractClasses, v.Get("class")), Hint: p.T("new.class_hint")},
-	}
-	finish(p, &d, fv)
-	a.render(w, status, "contract_new", d)
-}
-
-// submitContract submits the posted contract through api.Server.SubmitContract.
-func (a *App) submitContract(w http.ResponseWriter, r *http.Request) {
-	u, ok := a.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	v := r.PostForm
-	terms := domain.ContractTerms{CustomerID: v.Get("customer_id"), Title: v.Get("title"),
-		Amount:       domain.Money{Amount: strings.TrimSpace(v.Get("amount")), Currency: strings.ToUpper(strings.TrimSpace(v.Get("amount_currency")))},
-		DiscountPct:  json.Number(strings.TrimSpace(v.Get("discount_pct"))),
-		DeliveryDate: strings.TrimSpace(v.Get("delivery_date")), PaymentTerms: v.Get("payment_terms"),
-		Strategic: v.Get("strategic") != "", Class: v.Get("class")}
-	for _, n := range v["requirements"] {
-		switch n {
-		case "custom_spec":
-			terms.Requirements.CustomSpec = true
-		case "special_quality":
-			terms.Requirements.SpecialQuality = true
-		case "special_packaging":
-			terms.Requirements.SpecialPackaging = true
-		case "non_standard_delivery":
-			terms.Requirements.NonStandardDelivery = true
-		case "non_standard_payment":
-			terms.Requirements.NonStandardPayment = true
-		}
-	}
-	out, err := a.api.SubmitContract(r.Context(), *u, terms, v.Get("key"))
-	if err == nil {
-		a.setFlash(w, "notice.contract_submitted", terms.Title)
-		http.Redirect(w, r, "/contracts/"+url.PathEscape(out.ID), http.StatusSeeOther)
-		return
-	}
-	if fv, status, ok := a.formProblem(w, r, u, err, contractFields); ok {
-		a.showContractForm(w, r, u, status, fv)
-	}
 }

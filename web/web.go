@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +32,6 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/serviceflow/serviceflow/api"
-	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
 
@@ -109,15 +109,30 @@ var routes = []route{
 	{http.MethodPost, "/escalations/:id/acknowledge", false},
 	{http.MethodGet, "/events", false},
 	{http.MethodPost, "/preferences/language", false},
-	{http.MethodGet, "/complaints", false},
-	{http.MethodGet, "/complaints/:id", false},
-	{http.MethodGet, "/contracts", false},
-	{http.MethodGet, "/contracts/ledger", false},
-	{http.MethodGet, "/contracts/:id", false},
-	{http.MethodGet, "/complaints/new", false},
-	{http.MethodPost, "/complaints/new", true},
-	{http.MethodGet, "/contracts/new", false},
-	{http.MethodPost, "/contracts/new", true},
+}
+
+// processPage is a route of one process's pages (its case list and page, its new-case
+// form). Each process's own file adds its pages (processPages) and the path of its case
+// pages (casePaths) in an init func, as its api file adds its routes.
+type processPage struct {
+	route
+	handle func(a *App) http.HandlerFunc
+}
+
+var (
+	processPages []processPage
+	// casePaths maps a process to the path its case pages live under ("/complaints"):
+	// caseLink links a case there.
+	casePaths = map[string]string{}
+)
+
+// allRoutes are the shared routes and every process's pages.
+func allRoutes() []route {
+	out := slices.Clone(routes)
+	for _, p := range processPages {
+		out = append(out, p.route)
+	}
+	return out
 }
 
 // New builds the app over the API server srv and its store.
@@ -177,7 +192,7 @@ func (a *App) Run(ctx context.Context) {
 
 // Mount serves the app's routes on the API server (behind its common middleware).
 func (a *App) Mount(srv *api.Server) {
-	for _, r := range routes {
+	for _, r := range allRoutes() {
 		switch {
 		case slices.Contains(streams, r.path):
 			srv.HandleStream(r.method, r.path, a.handler)
@@ -192,8 +207,9 @@ func (a *App) Mount(srv *api.Server) {
 // Routes lists the app's routes as "METHOD /path" in gin's syntax: pages for people,
 // not part of the JSON API that openapi.yaml describes.
 func Routes() []string {
-	out := make([]string, len(routes))
-	for i, r := range routes {
+	all := allRoutes()
+	out := make([]string, len(all))
+	for i, r := range all {
 		out[i] = r.method + " " + r.path
 	}
 	return out
@@ -219,15 +235,11 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	m.HandleFunc("GET /events", a.events)
 	m.HandleFunc("POST /preferences/language", a.setLanguage)
-	m.HandleFunc("GET /complaints", a.complaints)
-	m.HandleFunc("GET /complaints/{id}", a.complaint)
-	m.HandleFunc("GET /contracts", a.contracts)
-	m.HandleFunc("GET /contracts/ledger", a.ledger)
-	m.HandleFunc("GET /contracts/{id}", a.contract)
-	m.HandleFunc("GET /complaints/new", a.newComplaintPage)
-	m.HandleFunc("POST /complaints/new", a.fileComplaint)
-	m.HandleFunc("GET /contracts/new", a.newContractPage)
-	m.HandleFunc("POST /contracts/new", a.submitContract)
+	for _, p := range processPages {
+		// gin's ":id" is the ServeMux's "{id}"
+		path := regexp.MustCompile(`:(\w+)`).ReplaceAllString(p.path, "{$1}")
+		m.HandleFunc(p.method+" "+path, p.handle(a))
+	}
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -323,12 +335,18 @@ type page struct {
 	log    *slog.Logger
 	tz     *time.Location // the user's time zone (UTC when signed out or unknown)
 
-	// Complaints and Contracts: the user may list them (the nav links the lists).
-	Complaints, Contracts bool
-	// FileComplaint, SubmitContract: the user may file complaints, submit contracts (the
-	// nav links the forms).
-	FileComplaint, SubmitContract bool
+	// Lists and Creates: the processes' case lists and new-case forms the user may use,
+	// which the header links (processNav).
+	Lists, Creates []navLink
 }
+
+// navLink is a link of the header: its element id, its path and its text.
+type navLink struct{ ID, Href, Text string }
+
+// processNav is what each process adds to the header, in registry file order: its case
+// list and its new-case form, each for the users who may use it (nil: none). The
+// process's own file adds its entry.
+var processNav []func(a *App, u store.User, p page) (list, create *navLink)
 
 // When is t as the page shows a moment: in the user's time zone, to the minute, with
 // the zone's offset from UTC ("2026-12-07 09:30 UTC+8").
@@ -418,10 +436,15 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	p := page{Lang: lang, User: u, loc: loc, log: a.log, tz: tz}
 	if u != nil {
 		p.Board = a.access.MaySeeEscalations(*u)
-		p.Complaints = mayList(a.access.Lists(*u, domain.ProcessComplaint))
-		p.Contracts = mayList(a.access.Lists(*u, domain.ProcessContract))
-		p.FileComplaint = a.access.MayFileComplaint(*u)
-		p.SubmitContract = a.access.MaySubmitContract(*u)
+		for _, nav := range processNav {
+			list, create := nav(a, *u, p)
+			if list != nil {
+				p.Lists = append(p.Lists, *list)
+			}
+			if create != nil {
+				p.Creates = append(p.Creates, *create)
+			}
+		}
 	}
 	return p
 }
