@@ -125,9 +125,10 @@ func TestCatalogueParity(t *testing.T) {
 	}
 
 	// The keys used: literal ones in the templates and the Go code, and the ones built
-	// from names (a tab, a registry process, a flash notice).
+	// from names (a tab, a registry process, a process's header links, a flash notice).
 	var used []string
-	literal := regexp.MustCompile(`\.T "([a-z0-9_.]*[a-z0-9_])"|\bT\("([a-z0-9_.]*[a-z0-9_])"`)
+	// A key whole in a literal: `T("nav.board")`, not the prefix of `T("nav.new_" + name)`.
+	literal := regexp.MustCompile(`\.T "([a-z0-9_.]*[a-z0-9_])"|\bT\("([a-z0-9_.]*[a-z0-9_])"[,)]`)
 	sources, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, f := range sources {
 		b, _ := templateFS.ReadFile(f)
@@ -153,6 +154,9 @@ func TestCatalogueParity(t *testing.T) {
 	}
 	for _, d := range workflows.Registry {
 		used = append(used, "process."+d.Name)
+	}
+	for _, c := range caseProcesses { // the header's links of each process's pages
+		used = append(used, "nav."+c.name+"s", "nav.new_"+c.name)
 	}
 	used = append(used, notices...)
 	for _, k := range used {

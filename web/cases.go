@@ -16,7 +16,7 @@ import (
 
 // What every process's case pages share (each process's pages are in its own file,
 // web/<process>s.go): list filters and paging, statuses, events and timelines named in
-// the page's language, the link to a case (casePaths) and the 404 of a case the user may
+// the page's language, the link to a case (caseLink) and the 404 of a case the user may
 // not see. Pages read only through the API's functions, which decide who sees what as the
 // JSON API does: a case the user may not see is the app's 404 page, a list the user may
 // not read a 403 page.
@@ -130,8 +130,10 @@ type timelineRow struct {
 
 // caseLink is the page of case id of the process, "" for a process without case pages.
 func caseLink(process, id string) string {
-	if base, ok := casePaths[process]; ok {
-		return base + "/" + url.PathEscape(id)
+	for _, c := range caseProcesses {
+		if c.name == process {
+			return c.base() + "/" + url.PathEscape(id)
+		}
 	}
 	return ""
 }

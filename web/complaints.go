@@ -16,23 +16,14 @@ import (
 // form, read and filed through api.Server's ListComplaints, ComplaintFor and
 // FileComplaint.
 func init() {
-	casePaths[domain.ProcessComplaint] = "/complaints"
-	processPages = append(processPages,
-		processPage{route{http.MethodGet, "/complaints", false}, func(a *App) http.HandlerFunc { return a.complaints }},
-		processPage{route{http.MethodGet, "/complaints/:id", false}, func(a *App) http.HandlerFunc { return a.complaint }},
-		processPage{route{http.MethodGet, "/complaints/new", false}, func(a *App) http.HandlerFunc { return a.newComplaintPage }},
-		processPage{route{http.MethodPost, "/complaints/new", true}, func(a *App) http.HandlerFunc { return a.fileComplaint }},
-	)
+	caseProcesses = append(caseProcesses, caseProcess{name: domain.ProcessComplaint, mayFile: api.Access.MayFileComplaint,
+		pages: []processPage{
+			{http.MethodGet, "", false, (*App).complaints},
+			{http.MethodGet, "/:id", false, (*App).complaint},
+			{http.MethodGet, "/new", false, (*App).newComplaintPage},
+			{http.MethodPost, "/new", true, (*App).fileComplaint},
+		}})
 	notices = append(notices, "notice.complaint_filed")
-	processNav = append(processNav, func(a *App, u store.User, p page) (list, create *navLink) {
-		if mayList(a.access.Lists(u, domain.ProcessComplaint)) {
-			list = &navLink{ID: "nav-complaints", Href: "/complaints", Text: p.T("nav.complaints")}
-		}
-		if a.access.MayFileComplaint(u) {
-			create = &navLink{ID: "nav-new-complaint", Href: "/complaints/new", Text: p.T("nav.new_complaint")}
-		}
-		return list, create
-	})
 }
 
 type complaintRow struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/serviceflow/serviceflow/api"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
@@ -18,24 +19,15 @@ import (
 // api.Server's ListContracts, ContractFor, ContractTimeline, ListLedger and
 // SubmitContract.
 func init() {
-	casePaths[domain.ProcessContract] = "/contracts"
-	processPages = append(processPages,
-		processPage{route{http.MethodGet, "/contracts", false}, func(a *App) http.HandlerFunc { return a.contracts }},
-		processPage{route{http.MethodGet, "/contracts/ledger", false}, func(a *App) http.HandlerFunc { return a.ledger }},
-		processPage{route{http.MethodGet, "/contracts/:id", false}, func(a *App) http.HandlerFunc { return a.contract }},
-		processPage{route{http.MethodGet, "/contracts/new", false}, func(a *App) http.HandlerFunc { return a.newContractPage }},
-		processPage{route{http.MethodPost, "/contracts/new", true}, func(a *App) http.HandlerFunc { return a.submitContract }},
-	)
+	caseProcesses = append(caseProcesses, caseProcess{name: domain.ProcessContract, mayFile: api.Access.MaySubmitContract,
+		pages: []processPage{
+			{http.MethodGet, "", false, (*App).contracts},
+			{http.MethodGet, "/ledger", false, (*App).ledger},
+			{http.MethodGet, "/:id", false, (*App).contract},
+			{http.MethodGet, "/new", false, (*App).newContractPage},
+			{http.MethodPost, "/new", true, (*App).submitContract},
+		}})
 	notices = append(notices, "notice.contract_submitted")
-	processNav = append(processNav, func(a *App, u store.User, p page) (list, create *navLink) {
-		if mayList(a.access.Lists(u, domain.ProcessContract)) {
-			list = &navLink{ID: "nav-contracts", Href: "/contracts", Text: p.T("nav.contracts")}
-		}
-		if a.access.MaySubmitContract(u) {
-			create = &navLink{ID: "nav-new-contract", Href: "/contracts/new", Text: p.T("nav.new_contract")}
-		}
-		return list, create
-	})
 }
 
 type contractRow struct {

@@ -111,26 +111,38 @@ var routes = []route{
 	{http.MethodPost, "/preferences/language", false},
 }
 
-// processPage is a route of one process's pages (its case list and page, its new-case
-// form). Each process's own file adds its pages (processPages) and the path of its case
-// pages (casePaths) in an init func, as its api file adds its routes.
-type processPage struct {
-	route
-	handle func(a *App) http.HandlerFunc
+// caseProcess is what one process's own file registers for its pages, in an init func,
+// as its api file adds its routes. Its pages live under /<name>s ("/complaints", the
+// case itself at /<name>s/{id}, its new-case form at /<name>s/new); the header links
+// its list (nav-<name>s, "nav.<name>s") for those who may list its cases and its form
+// (nav-new-<name>, "nav.new_<name>") for those mayFile allows; caseLink links a case.
+type caseProcess struct {
+	name    string
+	pages   []processPage
+	mayFile func(api.Access, store.User) bool
 }
 
-var (
-	processPages []processPage
-	// casePaths maps a process to the path its case pages live under ("/complaints"):
-	// caseLink links a case there.
-	casePaths = map[string]string{}
-)
+// processPage is one route of a process's pages: path is below the process's path, in
+// gin's syntax ("", "/:id", "/new").
+type processPage struct {
+	method, path string
+	updating     bool
+	handle       func(*App, http.ResponseWriter, *http.Request)
+}
+
+// caseProcesses are the processes with pages, in file order.
+var caseProcesses []caseProcess
+
+// base is the path the process's pages live under.
+func (c caseProcess) base() string { return "/" + c.name + "s" }
 
 // allRoutes are the shared routes and every process's pages.
 func allRoutes() []route {
 	out := slices.Clone(routes)
-	for _, p := range processPages {
-		out = append(out, p.route)
+	for _, c := range caseProcesses {
+		for _, p := range c.pages {
+			out = append(out, route{p.method, c.base() + p.path, p.updating})
+		}
 	}
 	return out
 }
@@ -235,10 +247,12 @@ func (a *App) mux() http.Handler {
 	m.HandleFunc("POST /escalations/{id}/acknowledge", a.acknowledge)
 	m.HandleFunc("GET /events", a.events)
 	m.HandleFunc("POST /preferences/language", a.setLanguage)
-	for _, p := range processPages {
-		// gin's ":id" is the ServeMux's "{id}"
-		path := regexp.MustCompile(`:(\w+)`).ReplaceAllString(p.path, "{$1}")
-		m.HandleFunc(p.method+" "+path, p.handle(a))
+	for _, c := range caseProcesses {
+		for _, p := range c.pages {
+			// gin's ":id" is the ServeMux's "{id}"
+			path := regexp.MustCompile(`:(\w+)`).ReplaceAllString(c.base()+p.path, "{$1}")
+			m.HandleFunc(p.method+" "+path, func(w http.ResponseWriter, r *http.Request) { p.handle(a, w, r) })
+		}
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
@@ -336,17 +350,12 @@ type page struct {
 	tz     *time.Location // the user's time zone (UTC when signed out or unknown)
 
 	// Lists and Creates: the processes' case lists and new-case forms the user may use,
-	// which the header links (processNav).
+	// which the header links (caseProcess).
 	Lists, Creates []navLink
 }
 
 // navLink is a link of the header: its element id, its path and its text.
 type navLink struct{ ID, Href, Text string }
-
-// processNav is what each process adds to the header, in registry file order: its case
-// list and its new-case form, each for the users who may use it (nil: none). The
-// process's own file adds its entry.
-var processNav []func(a *App, u store.User, p page) (list, create *navLink)
 
 // When is t as the page shows a moment: in the user's time zone, to the minute, with
 // the zone's offset from UTC ("2026-12-07 09:30 UTC+8").
@@ -436,21 +445,17 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	p := page{Lang: lang, User: u, loc: loc, log: a.log, tz: tz}
 	if u != nil {
 		p.Board = a.access.MaySeeEscalations(*u)
-		for _, nav := range processNav {
-			list, create := nav(a, *u, p)
-			if list != nil {
-				p.Lists = append(p.Lists, *list)
+		for _, c := range caseProcesses {
+			if all, own := a.access.Lists(*u, c.name); all || own {
+				p.Lists = append(p.Lists, navLink{"nav-" + c.name + "s", c.base(), p.T("nav." + c.name + "s")})
 			}
-			if create != nil {
-				p.Creates = append(p.Creates, *create)
+			if c.mayFile(a.access, *u) {
+				p.Creates = append(p.Creates, navLink{"nav-new-" + c.name, c.base() + "/new", p.T("nav.new_" + c.name)})
 			}
 		}
 	}
 	return p
 }
-
-// mayList is whether a user whom api.Access.Lists gives all or own may list at all.
-func mayList(all, own bool) bool { return all || own }
 
 // render executes the page template name with data (a struct embedding page).
 func (a *App) render(w http.ResponseWriter, status int, name string, data any) {
