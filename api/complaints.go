@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -186,15 +185,9 @@ func (s *Server) startComplaint(ctx context.Context, u store.User, req Complaint
 			CustomerID: in.CustomerID, Channel: in.Channel, Subject: in.Subject, ResponseDueAt: due, CreatedAt: in.ReceivedAt,
 		}, nil
 	})
-	var out ComplaintCreated
-	if err != nil {
-		return out, res, err
-	}
-	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return out, res, err
-	}
+	out, err := createdBody[ComplaintCreated](res, err)
 	out.Replayed = res.Replayed
-	return out, res, nil
+	return out, res, err
 }
 
 // ComplaintFor returns complaint id with its audit timeline for u: a 404 *Problem when
@@ -225,13 +218,11 @@ func (s *Server) complaintFor(ctx context.Context, u store.User, id string) (sto
 // page, narrowed to the customers u owns when u lists only their own; a 403 *Problem
 // when u may list none. The JSON list and the web app's list both read through it.
 func (s *Server) ListComplaints(ctx context.Context, u store.User, f store.ComplaintFilter) ([]store.Complaint, string, error) {
-	switch all, own := s.access.Lists(u, domain.ProcessComplaint); {
-	case all:
-	case own:
-		f.Owner = u.Username
-	default:
-		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessComplaint+" list")
+	owner, err := s.listOwner(u, domain.ProcessComplaint)
+	if err != nil {
+		return nil, "", err
 	}
+	f.Owner = owner
 	return s.st.ListComplaints(ctx, f)
 }
 
@@ -250,8 +241,8 @@ func (s *Server) getComplaint(c *gin.Context) {
 
 func (s *Server) listComplaints(c *gin.Context) {
 	f := store.ComplaintFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
-	// listScope answers 403 before the query is checked; ListComplaints narrows the list.
-	if s.listScope(c, domain.ProcessComplaint, func(string) {}) {
+	// 403 before the query is checked; ListComplaints narrows the list.
+	if s.mayList(c, domain.ProcessComplaint) {
 		servePage(s, c, &f, store.CursorComplaints, &f.Limit, &f.Cursor, statusIn(f.Status, domain.ComplaintStatuses),
 			func(ctx context.Context, f store.ComplaintFilter) ([]store.Complaint, string, error) {
 				return s.ListComplaints(ctx, me(c), f)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -218,15 +217,9 @@ func (s *Server) startContract(ctx context.Context, u store.User, terms domain.C
 		}
 		return in, ContractCreated{ID: id, Class: class, Status: domain.ContractInReview, Revision: 1, Route: route}, nil
 	})
-	var out ContractCreated
-	if err != nil {
-		return out, res, err
-	}
-	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return out, res, err
-	}
+	out, err := createdBody[ContractCreated](res, err)
 	out.Replayed = res.Replayed
-	return out, res, nil
+	return out, res, err
 }
 
 // ContractFor returns contract id with its review record for u: a 404 *Problem when it
@@ -246,25 +239,13 @@ func (s *Server) ContractTimeline(ctx context.Context, row store.ContractRow) ([
 	return s.st.Timeline(ctx, row.State.ID)
 }
 
-// contractScope narrows a contract filter's submitter to what u may list: all contracts,
-// or (a sales rep) those u submitted; ok is false when u may list none.
-func (s *Server) contractScope(u store.User) (submittedBy string, ok bool) {
-	switch all, own := s.access.Lists(u, domain.ProcessContract); {
-	case all:
-		return "", true
-	case own:
-		return u.Username, true
-	}
-	return "", false
-}
-
 // ListContracts lists a page of the contracts u may list: f's status, customer and page,
 // narrowed to the contracts u submitted when u lists only their own; a 403 *Problem when
 // u may list none. The JSON list and the web app's list both read through it.
 func (s *Server) ListContracts(ctx context.Context, u store.User, f store.ContractFilter) ([]domain.ContractState, string, error) {
-	by, ok := s.contractScope(u)
-	if !ok {
-		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessContract+" list")
+	by, err := s.listOwner(u, domain.ProcessContract)
+	if err != nil {
+		return nil, "", err
 	}
 	f.SubmittedBy = by
 	return s.st.ListContracts(ctx, f)
@@ -274,9 +255,9 @@ func (s *Server) ListContracts(ctx context.Context, u store.User, f store.Contra
 // approved and has its ledger number (also while an amendment is under review), in
 // ledger order, narrowed as ListContracts narrows; a 403 *Problem when u may list none.
 func (s *Server) ListLedger(ctx context.Context, u store.User, f store.LedgerFilter) ([]domain.ContractState, string, error) {
-	by, ok := s.contractScope(u)
-	if !ok {
-		return nil, "", problem(http.StatusForbidden, "your roles do not give access to the "+domain.ProcessContract+" list")
+	by, err := s.listOwner(u, domain.ProcessContract)
+	if err != nil {
+		return nil, "", err
 	}
 	f.SubmittedBy = by
 	return s.st.ListLedger(ctx, f)
@@ -308,7 +289,7 @@ func (s *Server) getContract(c *gin.Context) {
 func (s *Server) listContracts(c *gin.Context) {
 	f := store.ContractFilter{Status: c.Query("status"), CustomerID: c.Query("customer_id")}
 	// listScope answers 403 before the query is checked; ListContracts narrows the list.
-	if s.listScope(c, domain.ProcessContract, func(string) {}) {
+	if s.mayList(c, domain.ProcessContract) {
 		servePage(s, c, &f, store.ContractsCursor(f.Status), &f.Limit, &f.Cursor, statusIn(f.Status, domain.ContractStatuses),
 			func(ctx context.Context, f store.ContractFilter) ([]domain.ContractState, string, error) {
 				return s.ListContracts(ctx, me(c), f)

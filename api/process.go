@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -96,6 +97,15 @@ func createScope(p domain.Process) string { return http.MethodPost + " " + creat
 
 // createPath is the path of process p's create route (and, with "/<id>", of a case).
 func createPath(p domain.Process) string { return "/api/v1/" + p.Name + "s" }
+
+// createdBody is the 201 body startCase stored (or replays) as T, or err.
+func createdBody[T any](res store.IdempotentResult, err error) (T, error) {
+	var out T
+	if err == nil {
+		err = json.Unmarshal(res.Body, &out)
+	}
+	return out, err
+}
 
 // startWorkflow starts the workflow of case id of p. A start for an id that already
 // runs or ran is not an error: a retried request starts nothing new.

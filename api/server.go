@@ -260,17 +260,24 @@ func servePage[F, T, D any](s *Server, c *gin.Context, f *F, kind string, limit 
 	writeList(s, c, items, next, err, dto)
 }
 
-// listScope narrows a list of the process's cases to what the caller may list: all of
-// them, or their own (own sets the filter to their username); with neither it answers
-// 403 and reports false.
-func (s *Server) listScope(c *gin.Context, proc string, own func(username string)) bool {
-	u := me(c)
-	switch all, mine := s.access.Lists(u, proc); {
+// listOwner is whose cases of the process u may list: "" for all of them, u's username
+// for their own only; a 403 *Problem when u may list none. The list functions
+// (ListComplaints, ListContracts, ListLedger) narrow their filter by it.
+func (s *Server) listOwner(u store.User, proc string) (string, error) {
+	switch all, own := s.access.Lists(u, proc); {
 	case all:
-	case mine:
-		own(u.Username)
-	default:
-		forbidden(c, "your roles do not give access to the "+proc+" list")
+		return "", nil
+	case own:
+		return u.Username, nil
+	}
+	return "", problem(http.StatusForbidden, "your roles do not give access to the "+proc+" list")
+}
+
+// mayList answers 403 and reports false when the caller may list no case of the
+// process: a list route checks it before its query parameters.
+func (s *Server) mayList(c *gin.Context, proc string) bool {
+	if _, err := s.listOwner(me(c), proc); err != nil {
+		s.fail(c, err)
 		return false
 	}
 	return true
