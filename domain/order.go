@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -647,3 +649,10 @@ const (
 	TmplOrderCancelled       = "order_cancelled"  // to the customer
 	TmplOrderNotice          = "order_notice"     // staff notices: lapsed, cancelled, slot released, …
 )
+
+// PaymentID derives the id of the n-th payment (or prepayment) an order's workflow
+// takes, so a retried RecordOrderPayment stores nothing new.
+func PaymentID(workflowID string, n int) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00payment\x00%d", workflowID, n))
+	return "pay_" + strings.ToUpper(hex.EncodeToString(h[:13]))
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/serviceflow/serviceflow/domain"
 )
@@ -71,6 +72,11 @@ func checkValue(f domain.FormField, v any) string {
 	case "boolean":
 		if _, ok := v.(bool); !ok {
 			return "must be true or false"
+		}
+	case "date":
+		s, _ := v.(string)
+		if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != len(time.DateOnly) {
+			return "must be a date YYYY-MM-DD"
 		}
 	case "string", "text", "enum":
 		s, ok := v.(string)

@@ -188,6 +188,13 @@ func (h *Tasks) OpenTasks() []OpenTask {
 // returns ErrInterrupted. Use it from an Update handler (e.g. a withdrawal).
 func (h *Tasks) Interrupt() { h.interrupted = true }
 
+// Resume undoes Interrupt once the process has acted on it, so that Run and RunAll
+// wait again: the tasks of a cancellation's compensations, say.
+func (h *Tasks) Resume() { h.interrupted = false }
+
+// Interrupted reports whether Interrupt was called and not yet undone by Resume.
+func (h *Tasks) Interrupted() bool { return h.interrupted }
+
 // Run creates one task, waits for its completion while running its SLA timers, closes
 // it and returns the outcome.
 func (h *Tasks) Run(ctx workflow.Context, spec TaskSpec) (TaskOutcome, error) {

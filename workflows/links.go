@@ -152,10 +152,12 @@ func (k *Link) ID() string { return k.id }
 func (k *Link) ExpiresAt() time.Time { return k.expiresAt }
 
 // Wait blocks, as a waiting point, until the link is answered or expires, stops its
-// reminders, and stores the outcome: the answer, or the link marked expired.
+// reminders, and stores the outcome: the answer, or the link marked expired. After
+// Tasks.Interrupt it stops waiting, marks the link expired and returns ErrInterrupted.
 func (k *Link) Wait(ctx workflow.Context) (LinkOutcome, error) {
 	h := k.tasks()
-	answered := func() bool { return k.answer != nil }
+	// Tasks.Interrupt (a cancellation) closes the link early, as if it had expired.
+	answered := func() bool { return k.answer != nil || h.interrupted }
 	var ok bool
 	var err error
 	if d := k.expiresAt.Sub(utcNow(ctx)); d > 0 {
@@ -163,7 +165,8 @@ func (k *Link) Wait(ctx workflow.Context) (LinkOutcome, error) {
 	} else {
 		ok = answered()
 	}
-	k.expired = err == nil && !ok
+	interrupted := err == nil && ok && k.answer == nil
+	k.expired = err == nil && (!ok || interrupted)
 	k.stopRemind()
 	if err != nil {
 		return LinkOutcome{LinkID: k.id}, err
@@ -179,6 +182,9 @@ func (k *Link) Wait(ctx workflow.Context) (LinkOutcome, error) {
 		at := utcNow(ctx)
 		if err := write(ctx, true, domain.ActExpireCustomerLink, domain.ExpireLinkInput{LinkID: k.id, At: at}, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("expire customer link", "link_id", k.id, "error", err)
+		}
+		if interrupted {
+			return LinkOutcome{LinkID: k.id, At: at}, ErrInterrupted
 		}
 		return LinkOutcome{LinkID: k.id, At: at}, nil
 	}

@@ -141,6 +141,12 @@ func (h *Tasks) QueuedCustomerMail(ctx workflow.Context, detail map[string]any, 
 	}
 }
 
+// DeliverQueued hands the e-mails queued so far to DeliverEmails now, in the
+// background. The main flow's waiting points do it by themselves; a coroutine that
+// queues mail while the main flow waits (a deadline's reminder, an Update handler) calls
+// it, or its mail would wait for the main flow's next waiting point.
+func (h *Tasks) DeliverQueued(ctx workflow.Context) { h.deliver(ctx) }
+
 // contactCustomer opens the process's contact-customer task beside the main flow, which
 // goes on: someone reaches the customer another way and notes how. Finish waits for the
 // task. Without TasksConfig.ContactCustomer the failure is only logged.
