@@ -214,5 +214,34 @@ func (Access) MayAmendContract(u store.User, st domain.ContractState) bool {
 	return u.Username == st.SubmittedBy || u.HasRole(domain.RoleSalesManager)
 }
 
+// MayEnterOrder: sales reps enter orders.
+func (Access) MayEnterOrder(u store.User) bool { return u.HasRole(domain.RoleSalesRep) }
+
+// MayEnterOrderFor: a sales rep enters orders for the customers they own.
+func (a Access) MayEnterOrderFor(u store.User, cu store.Customer) bool {
+	return a.MayEnterOrder(u) && cu.Owner == u.Username
+}
+
+// OrderParties: the rep who entered the order, and the departments every order passes
+// through (production, quality, logistics).
+func OrderParties(st domain.OrderState) Parties {
+	return Parties{Users: []string{st.Rep},
+		Groups: []domain.Role{domain.RoleProduction, domain.RoleQuality, domain.RoleLogistics}}
+}
+
+// MayCancelOrder: the rep who entered the order, or their manager, cancels it and posts
+// progress notes.
+func (Access) MayCancelOrder(u store.User, st domain.OrderState, repManager string) bool {
+	return u.Username == st.Rep || (repManager != "" && u.Username == repManager)
+}
+
+// MayRecordPayments: finance records payments and prepayments.
+func (Access) MayRecordPayments(u store.User) bool { return u.HasRole(domain.RoleFinance) }
+
+// MaySeeInvoices: finance, managers and admin list invoices.
+func (Access) MaySeeInvoices(u store.User) bool {
+	return u.HasRole(domain.RoleFinance) || u.HasRole(domain.ManagerRoles...)
+}
+
 // NewAccess returns the access rules over st, as the API applies them.
 func NewAccess(st *store.Store) Access { return Access{st: st} }

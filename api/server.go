@@ -35,6 +35,7 @@ type Config struct {
 	PublicURL       string // the API's public base URL, shown as the server in /openapi.yaml
 	ComplaintPolicy domain.ComplaintPolicy
 	ContractPolicy  domain.ContractPolicy // zero: domain.DefaultContractPolicy()
+	OrderPolicy     domain.OrderPolicy    // zero: domain.DefaultOrderPolicy()
 	TaskQueue       string                // default domain.TaskQueue
 	UpdateTimeout   time.Duration         // how long complete and feedback wait for the workflow (default 30s)
 	// DBTimeout bounds a request's database work (default 5s): a database that does not
@@ -73,6 +74,9 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 	}
 	if cfg.ContractPolicy.StepSLA <= 0 {
 		cfg.ContractPolicy = domain.DefaultContractPolicy()
+	}
+	if cfg.OrderPolicy.ReviewSLA <= 0 {
+		cfg.OrderPolicy = domain.DefaultOrderPolicy()
 	}
 	if cfg.UpdateTimeout <= 0 {
 		cfg.UpdateTimeout = 30 * time.Second

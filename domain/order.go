@@ -360,6 +360,19 @@ type OrderInput struct {
 	ComplaintPolicy ComplaintPolicy `json:"complaint_policy"`
 }
 
+// NewState is the state of an order just entered: the read model the API writes before
+// the workflow starts, and the workflow's first state.
+func (in OrderInput) NewState() OrderState {
+	r := in.Request
+	return OrderState{
+		ID: in.ID, CustomerID: in.CustomerID, CustomerName: in.CustomerName, ContractID: in.ContractID,
+		Rep: in.Rep, Status: OrderInReview, Lines: r.Lines, Total: in.Total,
+		RequestedDeliveryDate: r.RequestedDeliveryDate, PaymentTerms: r.PaymentTerms, Delivery: r.Delivery,
+		EnteredAt: in.EnteredAt, CurrentSteps: []string{}, Inspections: []Inspection{},
+		PrepaymentInvoices: []Invoice{}, Payments: []Payment{}, ComplaintIDs: []string{}, OpenTasks: []string{},
+	}
+}
+
 // CreditCheck is the recorded credit check.
 type CreditCheck struct {
 	Limit        Money     `json:"limit"`

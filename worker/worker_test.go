@@ -166,7 +166,7 @@ func actConstants(t *testing.T) map[string]string {
 			for _, spec := range gd.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if !strings.HasPrefix(n.Name, "Act") || i >= len(vs.Values) {
+					if !strings.HasPrefix(n.Name, "Act") || strings.HasPrefix(n.Name, "Action") || i >= len(vs.Values) {
 						continue
 					}
 					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {

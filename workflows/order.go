@@ -64,14 +64,7 @@ func OrderWorkflow(ctx workflow.Context, in domain.OrderInput) (domain.OrderStat
 	if o.in.EnteredAt.IsZero() {
 		o.in.EnteredAt = utcNow(ctx)
 	}
-	r := in.Request
-	o.st = domain.OrderState{
-		ID: in.ID, CustomerID: in.CustomerID, CustomerName: in.CustomerName, ContractID: in.ContractID,
-		Rep: in.Rep, Status: domain.OrderInReview, Lines: r.Lines, Total: in.Total,
-		RequestedDeliveryDate: r.RequestedDeliveryDate, PaymentTerms: r.PaymentTerms, Delivery: r.Delivery,
-		EnteredAt: o.in.EnteredAt, CurrentSteps: []string{}, Inspections: []domain.Inspection{},
-		PrepaymentInvoices: []domain.Invoice{}, Payments: []domain.Payment{}, ComplaintIDs: []string{},
-	}
+	o.st = o.in.NewState()
 	tasks, err := NewTasks(ctx, TasksConfig{
 		WorkflowID: o.wfID, Process: domain.ProcessOrder, ProcessID: in.ID,
 		StatusFn: func() string { return o.st.Status }, OnEscalation: o.onEscalation,

@@ -16,6 +16,7 @@ type Definition struct {
 var Registry = []Definition{
 	{Process: domain.ComplaintProcess, Workflow: ComplaintWorkflow},
 	{Process: domain.ContractProcess, Workflow: ContractWorkflow},
+	{Process: domain.OrderProcess, Workflow: OrderWorkflow},
 }
 
 // Lookup returns the process named name.

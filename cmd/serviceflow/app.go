@@ -111,6 +111,7 @@ func newAPI(ctx context.Context, cfg Config, c client.Client, st *store.Store, l
 		PublicURL:       cfg.BaseURL(),
 		ComplaintPolicy: cfg.ComplaintPolicy(),
 		ContractPolicy:  cfg.ContractPolicy(),
+		OrderPolicy:     cfg.OrderPolicy(),
 		TaskQueue:       domain.TaskQueue,
 		UpdateTimeout:   cfg.UpdateTimeout,
 	}

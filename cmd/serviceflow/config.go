@@ -160,6 +160,16 @@ func (c Config) ContractPolicy() domain.ContractPolicy {
 	return p
 }
 
+// OrderPolicy builds the order fulfilment policy: DOMAIN.md's durations, and the
+// contract rules' exchange rates for the credit check.
+func (c Config) OrderPolicy() domain.OrderPolicy {
+	p := domain.DefaultOrderPolicy()
+	if r, err := c.contractRules(); err == nil {
+		p.Rates = r.Rates
+	}
+	return p
+}
+
 // ComplaintPolicy builds the complaint SLA policy from the configuration.
 func (c Config) ComplaintPolicy() domain.ComplaintPolicy {
 	p := domain.DefaultComplaintPolicy()
