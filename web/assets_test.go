@@ -157,6 +157,9 @@ func TestCatalogueParity(t *testing.T) {
 	}
 	for _, c := range caseProcesses { // the header's links of each process's pages
 		used = append(used, "nav."+c.name+"s", "nav.new_"+c.name)
+		for _, l := range c.links {
+			used = append(used, "nav."+l.key)
+		}
 	}
 	used = append(used, notices...)
 	for _, k := range used {

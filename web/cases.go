@@ -169,7 +169,7 @@ func timeline(p page, entries []store.TimelineEntry) []timelineRow {
 }
 
 // detailHidden are entries of an audit event's detail that are not for people.
-var detailHidden = []string{"task_id", "key"}
+var detailHidden = []string{"task_id", "key", "link_id", "payment_id"}
 
 // details renders an audit event's detail map as labelled values, in name order.
 func details(p page, m map[string]any) []fact {

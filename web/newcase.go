@@ -80,8 +80,12 @@ func fieldErrors(p page, errs []domain.FieldError, names []string) (map[string]s
 
 // mayFile answers the refused page when u may not file a case of proc.
 func (a *App) mayFile(w http.ResponseWriter, r *http.Request, u *store.User, proc string) bool {
-	ok := (proc == domain.ProcessComplaint && a.access.MayFileComplaint(*u)) ||
-		(proc == domain.ProcessContract && a.access.MaySubmitContract(*u))
+	ok := false
+	for _, c := range caseProcesses {
+		if c.name == proc {
+			ok = c.mayFile(a.access, *u)
+		}
+	}
 	if !ok {
 		a.refused(w, r, u, &api.Problem{Status: http.StatusForbidden})
 	}

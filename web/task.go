@@ -366,7 +366,7 @@ func (a *App) comment(w http.ResponseWriter, r *http.Request) {
 // contextOrder puts the context entries a person reads first at the top; the others
 // follow in name order.
 var contextOrder = []string{"subject", "title", "changed_since_rejected", "description", "customer_name", "customer_tier", "channel",
-	"order_id", "severity", "category", "amount", "discount_pct", "delivery_date", "payment_terms", "requirements",
+	"order_id", "rep", "total", "lines", "requested_delivery_date", "planned_date", "delivery", "severity", "category", "amount", "discount_pct", "delivery_date", "payment_terms", "requirements",
 	"class", "class_reasons", "revision", "submitted_by", "resolution", "proposed_by", "rejected_by",
 	"rejection_comment", "rejected_resolution", "score", "feedback_comment", "amendment", "reviews"}
 
@@ -434,6 +434,10 @@ func ctxValue(p page, key, label string, v any, depth int) (ctxItem, bool) {
 	case float64:
 		it.Text = strconv.FormatFloat(x, 'f', -1, 64)
 	case map[string]any:
+		if text, ok := lineText(p, key, x); ok { // an order's line, on one line
+			it.Text = text
+			return it, true
+		}
 		if amt, ok := x["amount"].(string); ok && len(x) == 2 {
 			if cur, ok := x["currency"].(string); ok {
 				it.Text = amt + " " + cur

@@ -120,6 +120,17 @@ type caseProcess struct {
 	name    string
 	pages   []processPage
 	mayFile func(api.Access, store.User) bool
+	// links are further pages of the process the header links for those may allows
+	// (the order's invoices), after its list.
+	links []processLink
+}
+
+// processLink is a header link to a page of a process: its path below the process's
+// path, the catalogue key of its text ("nav.<key>", element id "nav-<key>"), and who
+// sees it.
+type processLink struct {
+	path, key string
+	may       func(api.Access, store.User) bool
 }
 
 // processPage is one route of a process's pages: path is below the process's path, in
@@ -448,6 +459,11 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 		for _, c := range caseProcesses {
 			if all, own := a.access.Lists(*u, c.name); all || own {
 				p.Lists = append(p.Lists, navLink{"nav-" + c.name + "s", c.base(), p.T("nav." + c.name + "s")})
+			}
+			for _, l := range c.links {
+				if l.may(a.access, *u) {
+					p.Lists = append(p.Lists, navLink{"nav-" + l.key, c.base() + l.path, p.T("nav." + l.key)})
+				}
 			}
 			if c.mayFile(a.access, *u) {
 				p.Creates = append(p.Creates, navLink{"nav-new-" + c.name, c.base() + "/new", p.T("nav.new_" + c.name)})
