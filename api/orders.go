@@ -366,11 +366,14 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name string,
 	}
 	switch r := req.(type) {
 	case domain.CancelOrderRequest:
-		r.Actor, req = u.Username, r
+		r.Actor = u.Username // before req takes the copy
+		req = r
 	case domain.OrderProgressRequest:
-		r.Actor, req = u.Username, r
+		r.Actor = u.Username // before req takes the copy
+		req = r
 	case domain.PaymentRequest:
-		r.Actor, req = u.Username, r
+		r.Actor = u.Username // before req takes the copy
+		req = r
 	default:
 		allowed = false
 	}
