@@ -510,6 +510,7 @@ func errorText(p page, msg string) string {
 // fieldMessages are the API's messages on a field that the catalogue words for people.
 var fieldMessages = map[string]string{
 	"no such customer":                                  "error.field.customer",
+	"no such customer of yours":                         "error.field.customer",
 	"must be a date YYYY-MM-DD":                         "error.field.date",
 	"must be a valid date YYYY-MM-DD":                   "error.field.date",
 	"must be greater than zero":                         "error.field.positive",
