@@ -89,11 +89,11 @@ func TestNewOrderForm(t *testing.T) {
 	}
 	for _, want := range []string{
 		`id="line-1-quantity" name="lines[1].quantity" value="many" aria-label="Quantity, line 2" inputmode="numeric" aria-invalid="true" aria-describedby="line-1-quantity-error"`,
-		`<p class="field-error" id="line-1-quantity-error" role="alert">must be a whole number from 1 to 1000000</p>`,
+		`<p class="field-error" id="line-1-quantity-error" role="alert">Enter a whole number from 1 to 1,000,000.</p>`,
 		`<p class="field-error" id="line-1-description-error" role="alert">This is required.</p>`,
 		`id="line-1-sku" name="lines[1].sku" value="PUMP-100"`,
 		`<p class="field-error" id="order-date-error" role="alert">Enter a date.</p>`,
-		`<p class="field-error" id="order-address-error" role="alert">is required for a delivery</p>`,
+		`<p class="field-error" id="order-address-error" role="alert">Required for a delivery.</p>`,
 		`value="Li Wei"`, `<option value="cus_acme" selected>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the form again lacks %s", want)

@@ -518,6 +518,8 @@ var fieldMessages = map[string]string{
 	`amount must be a decimal string such as "1234.50"`: "error.field.amount",
 	"must be a decimal percentage such as 7.5":          "error.field.percent",
 	"must be between 0 and 100":                         "error.field.percent",
+	"must be a whole number from 1 to 1000000":          "error.field.quantity",
+	"is required for a delivery":                        "error.field.delivery",
 }
 
 func actionLabel(p page, action string) string {

@@ -20,7 +20,7 @@ import (
 // page shows its date field; then erin (finance) opens the invoices and the order's page
 // and records a partial payment, then the rest, with its payment form, and the page
 // shows it paid. Every new page passes axe; screenshots of the form, the invoices and
-// the paid order are saved (screenshotDir).
+// the partly paid order are saved (screenshotDir).
 func TestBrowserOrder(t *testing.T) {
 	var mu sync.Mutex
 	var pageErrs []string
@@ -177,6 +177,7 @@ func TestBrowserOrder(t *testing.T) {
 	if !strings.Contains(open, "6205.00 CNY") {
 		t.Errorf("after a partial payment the invoice shows %q", open)
 	}
+	shot(ectx, "order-page.png") // a partly paid order, with its payment form
 	pay("6205.00", "BANK-6205")
 	status, err := textOf(ectx, `#order-status`)
 	fail("read the status", err)
@@ -191,7 +192,6 @@ func TestBrowserOrder(t *testing.T) {
 		t.Error("a paid order still offers the payment form")
 	}
 	checkAccessible(t, ectx, "a paid order's page")
-	shot(ectx, "order-page.png")
 	eventually(t, 10*time.Second, "the API has it paid", func() bool {
 		return s.must(200, "erin", "GET", "/api/v1/orders/"+id, nil)["status"] == "paid"
 	})
