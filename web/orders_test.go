@@ -361,3 +361,38 @@ func TestInvoicesPage(t *testing.T) {
 		t.Errorf("a manager's invoices: %d", w.Code)
 	}
 }
+
+// TestOrderTaskPage: an order step's form shows a date input for a date field and a
+// text input for a string one; its context shows the order's lines one per line, and
+// the task links to its order.
+func TestOrderTaskPage(t *testing.T) {
+	e, _ := newOrderEnv(t)
+	e.insertOrder("ord_prod", "rex", domain.OrderInProduction)
+	now := e.clock.now()
+	form := []domain.FormField{{Name: "planned_date", Type: "date", Required: true}, {Name: "carrier", Type: "string"}}
+	_, err := e.st.Pool.Exec(context.Background(), `INSERT INTO tasks (id, workflow_id, process, process_id, step, title,
+		assignee, candidate_groups, exclude_users, status, priority, actions, form, context, due_at, created_at, escalation_level)
+		VALUES ('tk_prod', 'order/ord_prod', 'order', 'ord_prod', 'production', 'Production: Acme Tools', 'rex', '{production}', '{}',
+		'open', 0, '{accept}', $1, $2, $3, $4, 0)`, form,
+		map[string]any{"order_id": "ord_prod", "customer_id": "cus_acme", "customer_name": "Acme Tools",
+			"total": map[string]any{"amount": "10000.00", "currency": "CNY"},
+			"lines": []any{map[string]any{"sku": "PUMP-100", "description": "Centrifugal pump", "quantity": 4,
+				"unit_price": map[string]any{"amount": "2500.00", "currency": "CNY"}}},
+			"payment_terms": map[string]any{"net_days": 30}},
+		now.Add(24*time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.req(http.MethodGet, "/tasks/tk_prod", e.session("rex"), nil)
+	body := w.Body.String()
+	for _, want := range []string{`<input type="date" id="f-planned_date" name="f.planned_date" value="" aria-required="true">`,
+		`<input id="f-carrier" name="f.carrier" value="">`, "4 × PUMP-100 Centrifugal pump, 2500.00 CNY each",
+		`<a href="/orders/ord_prod" id="task-case">`, "10000.00 CNY", "Payment due (days after acceptance)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the order task's page lacks %s", want)
+		}
+	}
+	if w.Code != http.StatusOK || strings.Contains(body, "cus_acme") {
+		t.Errorf("the order task's page: %d, or it shows the customer id", w.Code)
+	}
+}
