@@ -136,7 +136,7 @@ type linkView struct {
 	CSS          string
 	CustomerName string
 	Context      map[string]any    // the link's context, e.g. the complaint's subject
-	Values       map[string]string // what the customer entered
+	Values       map[string]string // what the customer entered (on the form again, and on the thank-you page)
 	Errors       map[string]string // the fields at fault, with the rule's (English) message
 }
 
@@ -315,7 +315,8 @@ func (s *Server) answerLink(c *gin.Context) {
 	default:
 		s.log.Warn("record link answer", "err", err, "link_id", r.link.ID)
 	}
-	s.renderLink(r, "thanks", linkView{}, nil)
+	// The thank-you page sees the answer: it may thank a decline otherwise than a yes.
+	s.renderLink(r, "thanks", linkView{Values: values}, nil)
 }
 
 // afterwards is the context of a write that must happen although the customer may have
