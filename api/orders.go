@@ -122,7 +122,7 @@ func (s *Server) enterOrder(ctx context.Context, u store.User, req domain.OrderR
 		}
 		in := domain.OrderInput{
 			ID: id, CustomerID: cu.ID, CustomerName: cu.Name, CustomerEmail: cu.Email, CustomerTier: cu.Tier,
-			Locale: cu.Locale, CreditLimit: cu.CreditLimit, Rep: u.Username, RepManager: u.Manager,
+			Locale: cu.Locale, CreditLimit: cu.CreditLimit, Rep: u.Username, RepName: u.DisplayName, RepManager: u.Manager,
 			ContractID: req.ContractID, Request: req, Total: total,
 			EnteredAt: s.now().UTC().Truncate(time.Microsecond), Policy: s.cfg.OrderPolicy,
 			ComplaintPolicy: s.cfg.ComplaintPolicy,

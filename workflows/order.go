@@ -842,7 +842,10 @@ func (o *order) onProgress(ctx workflow.Context, req domain.OrderProgressRequest
 	}
 	o.notes++
 	data := o.mailData()
-	data["note"], data["rep_name"] = strings.TrimSpace(req.Note), req.Actor
+	data["note"], data["rep_name"] = strings.TrimSpace(req.Note), o.in.RepName
+	if o.in.RepName == "" || req.Actor != o.in.Rep {
+		data["rep_name"] = req.Actor
+	}
 	detail := o.email(ctx, fmt.Sprintf("progress/%d", o.notes), domain.TmplOrderProgress, data)
 	o.tasks.DeliverQueued(ctx)
 	detail["note"] = data["note"]
