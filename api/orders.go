@@ -68,6 +68,10 @@ func orderDTO(st domain.OrderState) domain.OrderState {
 }
 
 func (s *Server) createOrder(c *gin.Context) {
+	if !s.access.MayEnterOrder(me(c)) { // before the body: no 400 or 422 to those who may not
+		forbidden(c, "only sales reps enter orders")
+		return
+	}
 	var req domain.OrderRequest
 	v, ok := decodeJSON(c, &req, false)
 	if !ok {

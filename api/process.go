@@ -63,8 +63,10 @@ func (s *Server) CaseTimeline(ctx context.Context, u store.User, proc, id string
 
 // caseStart is what a process's create route hands to startCase for a new case with
 // business id id: the workflow input, the 201 body, and the read-model row it writes
-// in tx. The row is written before the workflow starts and commits with the
-// idempotency record, so the workflow's first projection finds it.
+// in tx; or a 4xx *Problem when the case cannot be created (nothing it wrote is kept,
+// and an idempotency key is forgotten, so the corrected request may reuse it). The row
+// is written before the workflow starts and commits with the idempotency record, so the
+// workflow's first projection finds it.
 type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any, err error)
 
 // startCase creates one case of process p for u: under the idempotency key rules of
@@ -77,6 +79,9 @@ type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any,
 func (s *Server) startCase(ctx context.Context, u store.User, p domain.Process, key string, req any, prepare caseStart) (store.IdempotentResult, error) {
 	return s.createKeyed(ctx, u, createScope(p), key, req, p.IDPrefix, func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
 		input, body, err := prepare(ctx, tx, id)
+		if p, ok := errors.AsType[*Problem](err); ok && p.Status < 500 {
+			return nil, p, nil // nothing was created: the key is forgotten
+		}
 		if err != nil {
 			return nil, nil, err
 		}
