@@ -362,21 +362,16 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name string,
 		return domain.OrderState{}, err
 	}
 	var allowed bool
-	switch name {
-	case domain.UpdateCancelOrder, domain.UpdateOrderProgress:
-		allowed = s.access.MayCancelOrder(u, row.State, repManager)
-	case domain.UpdateRecordPayment, domain.UpdateRecordPrepayment:
-		allowed = s.access.MayRecordPayments(u)
-	}
 	switch r := req.(type) {
 	case domain.CancelOrderRequest:
+		allowed = name == domain.UpdateCancelOrder && s.access.MayCancelOrder(u, row.State, repManager)
 		r.Actor, req = u.Username, r
 	case domain.OrderProgressRequest:
+		allowed = name == domain.UpdateOrderProgress && s.access.MayCancelOrder(u, row.State, repManager)
 		r.Actor, req = u.Username, r
 	case domain.PaymentRequest:
+		allowed = (name == domain.UpdateRecordPayment || name == domain.UpdateRecordPrepayment) && s.access.MayRecordPayments(u)
 		r.Actor, req = u.Username, r
-	default:
-		allowed = false
 	}
 	if !allowed {
 		return domain.OrderState{}, problem(http.StatusForbidden, "you may not do this with this order")
