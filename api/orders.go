@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -332,12 +331,7 @@ func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string,
 		forbidden(c, denied)
 		return
 	}
-	v, ok := decodeJSON(c, body, false)
-	if !ok {
-		return
-	}
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
+	if !decodeUpdateBody(c, body, false) {
 		return
 	}
 	var st domain.OrderState
@@ -393,16 +387,8 @@ func (s *Server) managerOf(ctx context.Context, username string) (string, error)
 // orderUpdateProblem maps the InvalidData rejection of an order Update to a 422 naming
 // the body's own fields (amount, reason, note, …); nil for any other error.
 func orderUpdateProblem(err error) *Problem {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
-		return nil
+	if fields, ok := invalidDataFields(err, "body"); ok {
+		return invalid(fields...)
 	}
-	var fields []domain.FieldError
-	if appErr.HasDetails() {
-		_ = appErr.Details(&fields)
-	}
-	if len(fields) == 0 {
-		fields = []domain.FieldError{{Field: "body", Message: appErr.Message()}}
-	}
-	return invalid(fields...)
+	return nil
 }

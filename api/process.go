@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -161,4 +162,35 @@ func (s *Server) sendUpdate(ctx context.Context, workflowID, name string, arg, r
 		return err
 	}
 	return p
+}
+
+// invalidDataFields reads the fields at fault of a workflow's InvalidData rejection (its
+// details), else a field named fallback with the rejection's message; ok is false for
+// any other error.
+func invalidDataFields(err error, fallback string) (fields []domain.FieldError, ok bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
+		return nil, false
+	}
+	if appErr.HasDetails() {
+		_ = appErr.Details(&fields)
+	}
+	if len(fields) == 0 {
+		fields = []domain.FieldError{{Field: fallback, Message: appErr.Message()}}
+	}
+	return fields, true
+}
+
+// decodeUpdateBody decodes the body of an Update route into body (optional: an empty
+// body is {}), answering 400 or 422 itself and reporting false when it is not good.
+func decodeUpdateBody(c *gin.Context, body any, optional bool) bool {
+	v, ok := decodeJSON(c, body, optional)
+	if !ok {
+		return false
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return false
+	}
+	return true
 }

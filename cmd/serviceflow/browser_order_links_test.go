@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +20,6 @@ func TestBrowserOrderCustomerLinks(t *testing.T) {
 	s := startStack(t, nil)
 	ctx := browser(t, &pageErrs, &mu)
 	fail := failer(t, &pageErrs, &mu)
-	dir := screenshotDir(t)
 	customer := "caigou@litware.example" // zh-CN, alice's customer
 
 	id := s.must(201, "alice", "POST", "/api/v1/orders", newOrderBody("cus_DEMO_LITWARE"))["id"].(string)
@@ -43,15 +40,6 @@ func TestBrowserOrderCustomerLinks(t *testing.T) {
 			t.Errorf("the %s page is wider than the phone's screen", what)
 		}
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(phone, chromedp.FullScreenshot(100))
-		fail("screenshot "+name, err)
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	open(s.customerLink(customer, id), "confirmation")
 	heading, err := textOf(phone, `h1`)
 	fail("read the heading", err)
@@ -61,7 +49,7 @@ func TestBrowserOrderCustomerLinks(t *testing.T) {
 		t.Errorf("the confirmation page: %q, lines %q", heading, lines)
 	}
 	checkAccessible(t, phone, "the order confirmation page on a phone")
-	shot("order-confirm-phone.png")
+	screenshot(t, phone, "order-confirm-phone.png")
 	fail("decline without a reason", chromedp.Do(phone,
 		chromedp.Click(`input[name="decision"][value="decline"]`),
 		chromedp.Click(`button[type="submit"]`),
@@ -88,7 +76,7 @@ func TestBrowserOrderCustomerLinks(t *testing.T) {
 		t.Errorf("the acceptance page lacks the shipment: %q", facts)
 	}
 	checkAccessible(t, phone, "the delivery acceptance page on a phone")
-	shot("order-accept-phone.png")
+	screenshot(t, phone, "order-accept-phone.png")
 	fail("report a problem", chromedp.Do(phone,
 		chromedp.Click(`input[name="decision"][value="problem"]`),
 		chromedp.SendKeys(`#problem`, "两台泵外壳有凹痕。Two pump housings are dented."),
