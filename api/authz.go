@@ -222,10 +222,10 @@ func (a Access) MayEnterOrderFor(u store.User, cu store.Customer) bool {
 	return a.MayEnterOrder(u) && cu.Owner == u.Username
 }
 
-// OrderParties: the rep who entered the order, and the departments every order passes
-// through (production, quality, logistics).
+// OrderParties: the rep who entered the order (while still a sales rep), and the
+// departments every order passes through (production, quality, logistics).
 func OrderParties(st domain.OrderState) Parties {
-	return Parties{Users: []string{st.Rep},
+	return Parties{Users: []string{st.Rep}, UsersRole: domain.RoleSalesRep,
 		Groups: []domain.Role{domain.RoleProduction, domain.RoleQuality, domain.RoleLogistics}}
 }
 

@@ -25,7 +25,8 @@ var matrixUsers = map[domain.Role]string{
 // visible to the role). The fixture is a complaint of cus_acme, a customer owned by alice
 // (the sales rep): complaints are visible to customer service, the service manager, the
 // general manager, admin and the owning rep; a customer-service task to its group and
-// the managers overseeing complaints; escalations and e-mails to the manager roles.
+// the managers overseeing complaints; escalations and e-mails to the manager roles. An
+// order alice entered, and one of aaron's (who is also bob's report).
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -81,6 +82,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		e.insertEscalation(id, cmp, "tsk_for_"+id, "dave")
 		return "/api/v1/escalations/" + id + "/acknowledge"
 	}
+	// An order alice entered for her customer; one invoiced, for the payments. The fake
+	// workflow answers the order Updates as the workflow would.
+	ord := e.enterOrder("alice", orderBody())
+	e.insertOrder("ord_invoiced", "alice", "cus_acme", domain.OrderInvoiced)
+	e.insertOrder("ord_aaron", "aaron", "cus_globex", domain.OrderInReview)
+	e.fakeOrderWorkflow()
 	customer := map[string]any{"name": "Initech", "email": "it@initech.test", "tier": "B", "owner": "alice"}
 	complete := map[string]any{"action": "accept", "data": map[string]any{"category": "product"}}
 
@@ -117,6 +124,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /api/v1/escalations/:id", fixed("/api/v1/escalations/esc_view"), nil, "403 200 403 200 403 403 403 403 200 200 200 403 200"},
 		{"POST /api/v1/escalations/:id/acknowledge", davesEscalation, map[string]any{}, "403 403 403 200 403 403 403 403 403 403 200 403 200"},
 		{"GET /api/v1/emails", fixed("/api/v1/emails"), nil, "403 200 403 200 403 403 403 403 200 200 200 403 200"},
+		// Orders: a sales rep enters them for their own customers; the viewers list every
+		// order, a rep their own; the rep, the viewers and the departments every order
+		// passes through open one; the rep and their manager (bob) cancel it and post
+		// progress; finance records payments. Invoices: finance and the managers.
+		//                                                                                                   sr  sm  cs  svm fin qa  prd pur ops dgm gm  log adm
+		{"POST /api/v1/orders", fixed("/api/v1/orders"), orderBody(), "201 403 403 403 403 403 403 403 403 403 403 403 403"},
+		{"GET /api/v1/orders", fixed("/api/v1/orders"), nil, "200 200 403 403 200 403 403 403 200 200 200 403 200"},
+		{"GET /api/v1/orders/:id", fixed("/api/v1/orders/" + ord), nil, "200 200 404 404 200 200 200 404 200 200 200 200 200"},
+		{"POST /api/v1/orders/:id/cancel", fixed("/api/v1/orders/" + ord + "/cancel"), map[string]any{"reason": "r"}, "200 200 404 404 403 403 403 404 403 403 403 403 403"},
+		{"POST /api/v1/orders/:id/progress", fixed("/api/v1/orders/" + ord + "/progress"), map[string]any{"note": "n"}, "200 200 404 404 403 403 403 404 403 403 403 403 403"},
+		{"POST /api/v1/orders/:id/payments", fixed("/api/v1/orders/ord_invoiced/payments"),
+			map[string]any{"amount": map[string]any{"amount": "1.00", "currency": "CNY"}, "received_on": "2026-12-01", "reference": "r"},
+			"403 403 404 404 200 403 403 404 403 403 403 403 403"},
+		{"POST /api/v1/orders/:id/prepayments", fixed("/api/v1/orders/" + ord + "/prepayments"),
+			map[string]any{"amount": map[string]any{"amount": "1.00", "currency": "CNY"}, "reference": "r"},
+			"403 403 404 404 200 403 403 404 403 403 403 403 403"},
+		{"GET /api/v1/invoices", fixed("/api/v1/invoices"), nil, "403 200 403 200 200 403 403 403 200 200 200 403 200"},
+		// Another rep's order is not alice's to see, nor to act on.
+		{"GET /api/v1/orders/:id", fixed("/api/v1/orders/ord_aaron"), nil, "404 200 404 404 200 200 200 404 200 200 200 200 200"},
+		{"POST /api/v1/orders/:id/cancel", fixed("/api/v1/orders/ord_aaron/cancel"), map[string]any{"reason": "r"}, "404 200 404 404 403 403 403 404 403 403 403 403 403"},
 	}
 
 	covered := map[string]bool{}
@@ -150,7 +177,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"/api/v1/customers?limit=200": "/api/v1/customers/", "/api/v1/complaints?limit=200": "/api/v1/complaints/",
 		"/api/v1/tasks?scope=mine&limit=200": "/api/v1/tasks/", "/api/v1/tasks?scope=group&limit=200": "/api/v1/tasks/",
 		"/api/v1/tasks?scope=all&limit=200": "/api/v1/tasks/", "/api/v1/escalations?limit=200": "/api/v1/escalations/",
-		"/api/v1/contracts?limit=200": "/api/v1/contracts/",
+		"/api/v1/contracts?limit=200": "/api/v1/contracts/", "/api/v1/orders?limit=200": "/api/v1/orders/",
 	}
 	for _, role := range domain.AllRoles {
 		user := matrixUsers[role]

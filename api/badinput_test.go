@@ -117,6 +117,16 @@ func TestBadInput(t *testing.T) {
 	e.insertEscalation("esc_1", cmp, "tsk_open", "dave")
 	e.insertContract("ctr_1", "alice", domain.ClassSpecial, domain.ContractChangesRequested)
 	insertLink(t, e, "complaint/"+cmp+"/feedback/1", "tok_bad", "en", time.Now().Add(time.Hour), "")
+	// Orders: alice's in review, invoiced (300.00 CNY open) and shipped, and aaron's; an
+	// approved contract of 1000.00 for alice's customer, one for aaron's, one in review.
+	// The fake workflow answers the order Updates as the order workflow validates them.
+	e.insertOrder("ord_review", "alice", "cus_acme", domain.OrderInReview)
+	e.insertOrder("ord_invoiced", "alice", "cus_acme", domain.OrderInvoiced)
+	e.insertOrder("ord_shipped", "alice", "cus_acme", domain.OrderShipped)
+	e.insertOrder("ord_aaron", "aaron", "cus_globex", domain.OrderInReview)
+	e.insertOrderContract("ctr_acme", "cus_acme", "1000.00")
+	e.insertOrderContract("ctr_globex", "cus_globex", "1000.00")
+	e.fakeOrderWorkflow()
 
 	// Each POST with a JSON body: who may send it where, and a valid body.
 	type post struct{ path, user, valid string }
@@ -134,6 +144,15 @@ func TestBadInput(t *testing.T) {
 		"/api/v1/contracts/:id/revisions":  {"/api/v1/contracts/ctr_1/revisions", "alice", `{"changes":{"title":"t2"},"comment":"c"}`},
 		"/api/v1/contracts/:id/withdraw":   {"/api/v1/contracts/ctr_1/withdraw", "alice", `{"reason":"r"}`},
 		"/api/v1/contracts/:id/amendments": {"/api/v1/contracts/ctr_1/amendments", "alice", `{"changes":{"title":"t2"},"reason":"r"}`},
+		"/api/v1/orders": {"/api/v1/orders", "alice",
+			`{"customer_id":"cus_acme","lines":[{"sku":"P-1","description":"Pump","quantity":2,"unit_price":{"amount":"100.00","currency":"CNY"}}],` +
+				`"requested_delivery_date":"2027-03-01","payment_terms":{"net_days":30},"delivery":{"method":"delivery","consignee":"Li","address":"1 Road"}}`},
+		"/api/v1/orders/:id/cancel":   {"/api/v1/orders/ord_review/cancel", "alice", `{"reason":"no longer needed"}`},
+		"/api/v1/orders/:id/progress": {"/api/v1/orders/ord_review/progress", "alice", `{"note":"on track"}`},
+		"/api/v1/orders/:id/payments": {"/api/v1/orders/ord_invoiced/payments", "erin",
+			`{"amount":{"amount":"100.00","currency":"CNY"},"received_on":"2026-12-01","reference":"BANK-1"}`},
+		"/api/v1/orders/:id/prepayments": {"/api/v1/orders/ord_review/prepayments", "erin",
+			`{"amount":{"amount":"100.00","currency":"CNY"},"reference":"BANK-2"}`},
 	}
 	noBody := map[string]bool{"/api/v1/tasks/:id/claim": true, "/api/v1/tasks/:id/unclaim": true}
 	for _, r := range e.srv.engine.Routes() {
@@ -158,7 +177,11 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("unknown field: %v", got)
 			}
 			for k := range valid {
-				if got := checkProblem(t, e.do("POST", p.path, p.user, with(valid, k, []int{1})), http.StatusUnprocessableEntity); !slices.Equal(got, []string{k}) {
+				wrong := any([]int{1})
+				if _, isArray := valid[k].([]any); isArray {
+					wrong = map[string]any{"a": 1}
+				}
+				if got := checkProblem(t, e.do("POST", p.path, p.user, with(valid, k, wrong)), http.StatusUnprocessableEntity); !slices.Equal(got, []string{k}) {
 					t.Errorf("%s of the wrong type: %v", k, got)
 				}
 			}
@@ -175,6 +198,18 @@ func TestBadInput(t *testing.T) {
 	}
 	cust := map[string]any{"name": "Initech", "email": "it@initech.test", "tier": "B", "owner": "alice"}
 	comp := map[string]any{"customer_id": "cus_acme", "channel": "web", "subject": "s", "description": "d"}
+	ord := orderBody()
+	price := func(amount, currency string) map[string]any {
+		return map[string]any{"amount": amount, "currency": currency}
+	}
+	line := func(kv ...any) map[string]any { return with(orderLine("P-1", 1, "100.00", "CNY"), kv...) }
+	lines := func(ls ...any) []any { return ls }
+	pay := map[string]any{"amount": price("100.00", "CNY"), "received_on": "2026-12-01", "reference": "BANK-1"}
+	prepay := map[string]any{"amount": price("100.00", "CNY"), "reference": "BANK-2"}
+	manyLines := make([]any, domain.MaxOrderLines+1)
+	for i := range manyLines {
+		manyLines[i] = line()
+	}
 	rows := []row{
 		// customers
 		{"customer: every bad field at once", "POST", "/api/v1/customers", "admin",
@@ -273,6 +308,150 @@ func TestBadInput(t *testing.T) {
 		{"emails: hostile filters", "GET", "/api/v1/emails?to=%00&process_id=%ff", "dave", nil, 422, []string{"to", "process_id"}},
 		{"emails: wrong role", "GET", "/api/v1/emails", "alice", nil, 403, nil},
 
+		// orders: the body
+		{"order: missing fields", "POST", "/api/v1/orders", "alice", `{}`, 422,
+			[]string{"customer_id", "lines", "requested_delivery_date", "delivery.method"}},
+		{"order: every bad field at once", "POST", "/api/v1/orders", "alice",
+			`{"customer_id":7,"lines":[{"sku":"","description":"","quantity":0,"unit_price":{"amount":"0","currency":"CNY"}}],` +
+				`"requested_delivery_date":"2027-02-30","payment_terms":{"net_days":400,"prepayment_pct":"101"},"delivery":{"method":"drone"},"rush":true}`,
+			422, []string{"customer_id", "rush", "lines[0].sku", "lines[0].description", "lines[0].quantity", "lines[0].unit_price",
+				"requested_delivery_date", "payment_terms.net_days", "payment_terms.prepayment_pct", "delivery.method"}},
+		{"order: no lines", "POST", "/api/v1/orders", "alice", with(ord, "lines", []any{}), 422, []string{"lines"}},
+		{"order: a null line", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line(), nil)), 422, []string{"lines[1]"}},
+		{"order: too many lines", "POST", "/api/v1/orders", "alice", with(ord, "lines", manyLines), 422, []string{"lines"}},
+		{"order: lines not an array", "POST", "/api/v1/orders", "alice", with(ord, "lines", "P-1"), 422, []string{"lines"}},
+		{"order: a line of the wrong type", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line(), "x")), 422, []string{"lines[1]"}},
+		{"order: a quantity of the wrong type", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("quantity", "2"))), 422, []string{"lines[0].quantity"}},
+		{"order: a fractional quantity", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("quantity", 1.5))), 422, []string{"lines[0].quantity"}},
+		{"order: unknown field in a line", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line(), line("discount_pct", 50))), 422, []string{"lines[1].discount_pct"}},
+		{"order: line field names are case-sensitive", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("SKU", "P-2"))), 422, []string{"lines[0].SKU"}},
+		{"order: a line field given twice", "POST", "/api/v1/orders", "alice",
+			`{"customer_id":"cus_acme","lines":[{"sku":"P-1","sku":"P-2","description":"d","quantity":1,"unit_price":{"amount":"1.00","currency":"CNY"}}],` +
+				`"requested_delivery_date":"2027-03-01","payment_terms":{"net_days":30},"delivery":{"method":"pickup"}}`, 422, []string{"lines[0].sku"}},
+		{"order: unknown field in a unit price", "POST", "/api/v1/orders", "alice",
+			with(ord, "lines", lines(line("unit_price", map[string]any{"amount": "1.00", "currency": "CNY", "fx": 1}))), 422, []string{"lines[0].unit_price.fx"}},
+		{"order: NUL in a description", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("description", "a\x00"))), 422, []string{"lines[0].description"}},
+		{"order: bad sku", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line(), line("sku", "no spaces"))), 422, []string{"lines[1].sku"}},
+		{"order: over-long sku and description", "POST", "/api/v1/orders", "alice",
+			with(ord, "lines", lines(line("sku", strings.Repeat("A", 65), "description", long(201)))), 422, []string{"lines[0].sku", "lines[0].description"}},
+		{"order: quantity 0", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("quantity", 0))), 422, []string{"lines[0].quantity"}},
+		{"order: quantity too big", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("quantity", domain.MaxOrderQuantity+1))), 422, []string{"lines[0].quantity"}},
+		{"order: negative unit price", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("unit_price", price("-1.00", "CNY")))), 422, []string{"lines[0].unit_price"}},
+		{"order: zero unit price", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("unit_price", price("0.00", "CNY")))), 422, []string{"lines[0].unit_price"}},
+		{"order: unit price not a decimal", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("unit_price", price("1e3", "CNY")))), 422, []string{"lines[0].unit_price"}},
+		{"order: unit price as a number", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("unit_price", 100))), 422, []string{"lines[0].unit_price"}},
+		{"order: bad currency", "POST", "/api/v1/orders", "alice", with(ord, "lines", lines(line("unit_price", price("1.00", "yuan")))), 422, []string{"lines[0].unit_price"}},
+		{"order: mixed currencies", "POST", "/api/v1/orders", "alice",
+			with(ord, "lines", lines(line(), line("unit_price", price("1.00", "USD")))), 422, []string{"lines[1].unit_price.currency"}},
+		{"order: bad requested delivery date", "POST", "/api/v1/orders", "alice", with(ord, "requested_delivery_date", "01/03/2027"), 422, []string{"requested_delivery_date"}},
+		{"order: no such day", "POST", "/api/v1/orders", "alice", with(ord, "requested_delivery_date", "2027-02-29"), 422, []string{"requested_delivery_date"}},
+		{"order: year out of range", "POST", "/api/v1/orders", "alice", with(ord, "requested_delivery_date", "1999-12-31"), 422, []string{"requested_delivery_date"}},
+		{"order: negative net days", "POST", "/api/v1/orders", "alice", with(ord, "payment_terms", map[string]any{"net_days": -1}), 422, []string{"payment_terms.net_days"}},
+		{"order: net days too many", "POST", "/api/v1/orders", "alice", with(ord, "payment_terms", map[string]any{"net_days": domain.MaxOrderNetDays + 1}), 422, []string{"payment_terms.net_days"}},
+		{"order: net days of the wrong type", "POST", "/api/v1/orders", "alice", with(ord, "payment_terms", map[string]any{"net_days": "30"}), 422, []string{"payment_terms.net_days"}},
+		{"order: prepayment share not a number", "POST", "/api/v1/orders", "alice",
+			with(ord, "payment_terms", map[string]any{"net_days": 30, "prepayment_pct": "half"}), 422, []string{"payment_terms.prepayment_pct"}},
+		{"order: negative prepayment share", "POST", "/api/v1/orders", "alice",
+			with(ord, "payment_terms", map[string]any{"net_days": 30, "prepayment_pct": "-5"}), 422, []string{"payment_terms.prepayment_pct"}},
+		{"order: prepayment share as a number", "POST", "/api/v1/orders", "alice",
+			with(ord, "payment_terms", map[string]any{"net_days": 30, "prepayment_pct": 30}), 422, []string{"payment_terms.prepayment_pct"}},
+		{"order: unknown payment term", "POST", "/api/v1/orders", "alice",
+			with(ord, "payment_terms", map[string]any{"net_days": 30, "discount": 2}), 422, []string{"payment_terms.discount"}},
+		{"order: delivery method missing", "POST", "/api/v1/orders", "alice", with(ord, "delivery", map[string]any{}), 422, []string{"delivery.method"}},
+		{"order: delivery without consignee or address", "POST", "/api/v1/orders", "alice",
+			with(ord, "delivery", map[string]any{"method": "delivery", "transport": "truck"}), 422, []string{"delivery.consignee", "delivery.address"}},
+		{"order: blank consignee", "POST", "/api/v1/orders", "alice",
+			with(ord, "delivery", map[string]any{"method": "delivery", "consignee": "  ", "address": "1 Road"}), 422, []string{"delivery.consignee"}},
+		{"order: over-long delivery texts", "POST", "/api/v1/orders", "alice",
+			with(ord, "delivery", map[string]any{"method": "delivery", "transport": long(201), "consignee": long(201), "address": long(2001)}),
+			422, []string{"delivery.transport", "delivery.consignee", "delivery.address"}},
+		{"order: NUL in the address", "POST", "/api/v1/orders", "alice",
+			with(ord, "delivery", map[string]any{"method": "delivery", "consignee": "Li", "address": "a\x00b"}), 422, []string{"delivery.address"}},
+		{"order: unknown customer", "POST", "/api/v1/orders", "alice", with(ord, "customer_id", "cus_nope"), 422, []string{"customer_id"}},
+		{"order: another rep's customer", "POST", "/api/v1/orders", "alice", with(ord, "customer_id", "cus_globex"), 422, []string{"customer_id"}},
+		{"order: another rep's customer and bad lines", "POST", "/api/v1/orders", "aaron", with(ord, "lines", lines(line("quantity", 0))), 422,
+			[]string{"customer_id", "lines[0].quantity"}},
+		{"order: unknown contract", "POST", "/api/v1/orders", "alice", with(ord, "contract_id", "ctr_nope"), 422, []string{"contract_id"}},
+		{"order: another customer's contract", "POST", "/api/v1/orders", "alice", with(ord, "contract_id", "ctr_globex"), 422, []string{"contract_id"}},
+		{"order: contract not approved", "POST", "/api/v1/orders", "alice", with(ord, "contract_id", "ctr_1"), 422, []string{"contract_id"}},
+		{"order: over the contract's remaining amount", "POST", "/api/v1/orders", "alice",
+			with(ord, "contract_id", "ctr_acme", "lines", lines(line("quantity", 10, "unit_price", price("100.01", "CNY")))), 422, []string{"lines"}},
+		{"order: not in the contract's currency", "POST", "/api/v1/orders", "alice",
+			with(ord, "contract_id", "ctr_acme", "lines", lines(line("unit_price", price("1.00", "USD")))), 422, []string{"lines"}},
+		{"order: contract id of the wrong type", "POST", "/api/v1/orders", "alice", with(ord, "contract_id", 5), 422, []string{"contract_id"}},
+		{"order: bad idempotency key", "POST", "/api/v1/orders", "alice", ord, 422, []string{"Idempotency-Key"}},
+		{"order: not a sales rep", "POST", "/api/v1/orders", "bob", ord, 403, nil},
+		{"order: not a sales rep, bad body", "POST", "/api/v1/orders", "carol", `{"lines":5}`, 403, nil},
+		{"order: not a sales rep, malformed body", "POST", "/api/v1/orders", "erin", `{"lines":`, 403, nil},
+
+		// orders: reading them
+		{"order: another rep's", "GET", "/api/v1/orders/ord_aaron", "alice", nil, 404, nil},
+		{"order: not visible to the role", "GET", "/api/v1/orders/ord_review", "carol", nil, 404, nil},
+		{"order: unknown id", "GET", "/api/v1/orders/ord_nope", "bob", nil, 404, nil},
+		{"order: NUL id", "GET", "/api/v1/orders/%00", "bob", nil, 404, nil},
+		{"order: invalid UTF-8 id", "GET", "/api/v1/orders/%ff%fe", "bob", nil, 404, nil},
+		{"orders: bad status", "GET", "/api/v1/orders?status=open", "bob", nil, 422, []string{"status"}},
+		{"orders: bad status and limit", "GET", "/api/v1/orders?status=shipping&limit=0", "alice", nil, 422, []string{"status", "limit"}},
+		{"orders: hostile customer filter", "GET", "/api/v1/orders?customer_id=%00%ff", "bob", nil, 422, []string{"customer_id"}},
+		{"orders: wrong role", "GET", "/api/v1/orders", "carol", nil, 403, nil},
+		{"orders: wrong role, bad filter", "GET", "/api/v1/orders?status=x", "frank", nil, 403, nil},
+		{"invoices: bad status", "GET", "/api/v1/invoices?status=late", "erin", nil, 422, []string{"status"}},
+		{"invoices: bad status, limit and customer", "GET", "/api/v1/invoices?status=due&limit=x&customer_id=%00", "bob", nil, 422,
+			[]string{"status", "limit", "customer_id"}},
+		{"invoices: wrong role", "GET", "/api/v1/invoices", "alice", nil, 403, nil},
+		{"invoices: wrong role, bad filter", "GET", "/api/v1/invoices?status=late", "carol", nil, 403, nil},
+
+		// orders: cancel and progress (the workflow checks the reason and the note)
+		{"cancel: no reason", "POST", "/api/v1/orders/ord_review/cancel", "alice", `{}`, 422, []string{"reason"}},
+		{"cancel: blank reason", "POST", "/api/v1/orders/ord_review/cancel", "bob", `{"reason":" \n "}`, 422, []string{"reason"}},
+		{"cancel: over-long reason", "POST", "/api/v1/orders/ord_review/cancel", "alice", map[string]any{"reason": long(2001)}, 422, []string{"reason"}},
+		{"cancel: NUL in the reason", "POST", "/api/v1/orders/ord_review/cancel", "alice", `{"reason":"a\u0000"}`, 422, []string{"reason"}},
+		{"cancel: empty body", "POST", "/api/v1/orders/ord_review/cancel", "alice", nil, 400, nil},
+		{"cancel: shipped", "POST", "/api/v1/orders/ord_shipped/cancel", "alice", `{"reason":"late"}`, 409, nil},
+		{"cancel: not the rep or their manager", "POST", "/api/v1/orders/ord_review/cancel", "judy", `{"reason":"r"}`, 403, nil},
+		{"cancel: a department that sees it", "POST", "/api/v1/orders/ord_review/cancel", "frank", `{}`, 403, nil},
+		{"cancel: another rep's", "POST", "/api/v1/orders/ord_aaron/cancel", "alice", `{"reason":"r"}`, 404, nil},
+		{"cancel: not visible, bad body", "POST", "/api/v1/orders/ord_review/cancel", "carol", `{"reason":`, 404, nil},
+		{"cancel: unknown order", "POST", "/api/v1/orders/ord_nope/cancel", "alice", `{"reason":"r"}`, 404, nil},
+		{"cancel: NUL id", "POST", "/api/v1/orders/%00/cancel", "alice", `{"reason":"r"}`, 404, nil},
+		{"progress: no note", "POST", "/api/v1/orders/ord_review/progress", "alice", `{}`, 422, []string{"note"}},
+		{"progress: blank note", "POST", "/api/v1/orders/ord_review/progress", "bob", `{"note":"   "}`, 422, []string{"note"}},
+		{"progress: over-long note", "POST", "/api/v1/orders/ord_review/progress", "alice", map[string]any{"note": long(2001)}, 422, []string{"note"}},
+		{"progress: unknown field", "POST", "/api/v1/orders/ord_review/progress", "alice",
+			map[string]any{"note": "n", "to": "buyer@acme.test"}, 422, []string{"to"}},
+		{"progress: another rep's", "POST", "/api/v1/orders/ord_aaron/progress", "alice", `{"note":"n"}`, 404, nil},
+		{"progress: wrong role", "POST", "/api/v1/orders/ord_review/progress", "erin", `{"note":"n"}`, 403, nil},
+
+		// orders: payments and prepayments (the workflow checks them against the order)
+		{"payment: missing fields", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", `{}`, 422, []string{"amount", "received_on", "reference"}},
+		{"payment: amount not a decimal", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("ten", "CNY")), 422, []string{"amount"}},
+		{"payment: amount as a number", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", 100), 422, []string{"amount"}},
+		{"payment: negative amount", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("-5.00", "CNY")), 422, []string{"amount"}},
+		{"payment: zero amount", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("0.00", "CNY")), 422, []string{"amount"}},
+		{"payment: over the open amount", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("300.01", "CNY")), 422, []string{"amount"}},
+		{"payment: bad currency", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("1.00", "cny")), 422, []string{"amount"}},
+		{"payment: not the order's currency", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "amount", price("1.00", "USD")), 422, []string{"amount.currency"}},
+		{"payment: unknown money field", "POST", "/api/v1/orders/ord_invoiced/payments", "erin",
+			with(pay, "amount", map[string]any{"amount": "1.00", "currency": "CNY", "rate": 1}), 422, []string{"amount.rate"}},
+		{"payment: bad received_on", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "received_on", "2026-12-32"), 422, []string{"received_on"}},
+		{"payment: received_on with a time", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "received_on", "2026-12-01T10:00:00Z"), 422, []string{"received_on"}},
+		{"payment: no received_on", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "received_on", nil), 422, []string{"received_on"}},
+		{"payment: blank reference", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "reference", " "), 422, []string{"reference"}},
+		{"payment: over-long reference", "POST", "/api/v1/orders/ord_invoiced/payments", "erin", with(pay, "reference", long(201)), 422, []string{"reference"}},
+		{"payment: not invoiced", "POST", "/api/v1/orders/ord_review/payments", "erin", pay, 409, nil},
+		{"payment: not finance", "POST", "/api/v1/orders/ord_invoiced/payments", "alice", pay, 403, nil},
+		{"payment: not finance, bad body", "POST", "/api/v1/orders/ord_invoiced/payments", "bob", `{"amount":`, 403, nil},
+		{"payment: not visible", "POST", "/api/v1/orders/ord_invoiced/payments", "carol", pay, 404, nil},
+		{"payment: unknown order", "POST", "/api/v1/orders/ord_nope/payments", "erin", pay, 404, nil},
+		{"prepayment: missing fields", "POST", "/api/v1/orders/ord_review/prepayments", "erin", `{}`, 422, []string{"amount", "reference"}},
+		{"prepayment: received_on is not taken", "POST", "/api/v1/orders/ord_review/prepayments", "erin", with(prepay, "received_on", "2026-12-01"), 422, []string{"received_on"}},
+		{"prepayment: over the total", "POST", "/api/v1/orders/ord_review/prepayments", "erin", with(prepay, "amount", price("300.01", "CNY")), 422, []string{"amount"}},
+		{"prepayment: zero amount", "POST", "/api/v1/orders/ord_review/prepayments", "erin", with(prepay, "amount", price("0", "CNY")), 422, []string{"amount"}},
+		{"prepayment: not the order's currency", "POST", "/api/v1/orders/ord_review/prepayments", "erin", with(prepay, "amount", price("1.00", "EUR")), 422, []string{"amount.currency"}},
+		{"prepayment: no reference", "POST", "/api/v1/orders/ord_review/prepayments", "erin", with(prepay, "reference", nil), 422, []string{"reference"}},
+		{"prepayment: after the credit check", "POST", "/api/v1/orders/ord_shipped/prepayments", "erin", prepay, 409, nil},
+		{"prepayment: not finance", "POST", "/api/v1/orders/ord_review/prepayments", "admin", prepay, 403, nil},
+
 		// the customer's link (JSON)
 		{"link: unknown token", "POST", "/c/nope", "", `{"score":3}`, 404, nil},
 		{"link: unknown token, old path", "POST", "/c/feedback/nope", "", `{"score":3}`, 404, nil},
@@ -297,6 +476,9 @@ func TestBadInput(t *testing.T) {
 		{"contract ledger", "/api/v1/contracts?status=approved&", "judy", store.CursorLedger, store.Cursor{K: store.CursorContracts, ID: "ctr_1"}.Encode()},
 		{"customers", "/api/v1/customers?", "admin", store.CursorCustomers, complaintCursor},
 		{"escalations", "/api/v1/escalations?", "dave", store.CursorEscalations, taskCursor},
+		{"orders", "/api/v1/orders?", "alice", store.CursorOrders, complaintCursor},
+		{"invoices", "/api/v1/invoices?", "erin", store.CursorInvoices, store.Cursor{K: store.CursorInvoicesDue, T: time.Now(), ID: "FP-2026-000001"}.Encode()},
+		{"invoices due", "/api/v1/invoices?status=overdue&", "erin", store.CursorInvoicesDue, store.Cursor{K: store.CursorInvoices, ID: "FP-2026-000001"}.Encode()},
 		{"emails", "/api/v1/emails?", "dave", store.CursorEmails, store.Cursor{K: store.CursorEscalations, T: time.Now(), ID: "esc_1"}.Encode()},
 	}
 	for _, l := range lists {
@@ -314,7 +496,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			e := e.in(t)
 			var hdr []string
-			if r.name == "complaint: bad idempotency key" {
+			if strings.HasSuffix(r.name, ": bad idempotency key") {
 				hdr = []string{"Idempotency-Key", "has spaces"}
 			}
 			res := e.do(r.method, r.path, r.user, r.body, hdr...)
@@ -354,5 +536,18 @@ func TestBadInput(t *testing.T) {
 	}
 	if status, assignee := e.taskStatus("tsk_open"); status != domain.TaskOpen || assignee != "" {
 		t.Errorf("tsk_open is %s by %q", status, assignee)
+	}
+	// No order was entered, and the fixtures are as they were.
+	if n := e.count("orders"); n != 4 {
+		t.Errorf("%d orders, want the 4 fixtures", n)
+	}
+	if n := e.count("idempotency_keys"); n != 0 {
+		t.Errorf("%d idempotency keys kept", n)
+	}
+	for id, status := range map[string]string{"ord_review": domain.OrderInReview, "ord_invoiced": domain.OrderInvoiced,
+		"ord_shipped": domain.OrderShipped, "ord_aaron": domain.OrderInReview} {
+		if st := e.orderState(id); st.Status != status || len(st.Payments) != 0 || st.Cancellation != nil {
+			t.Errorf("%s: %+v", id, st)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -352,12 +351,7 @@ func (s *Server) contractUpdate(c *gin.Context, body any, optional bool, name, d
 		forbidden(c, denied)
 		return
 	}
-	v, ok := decodeJSON(c, body, optional)
-	if !ok {
-		return
-	}
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
+	if !decodeUpdateBody(c, body, optional) {
 		return
 	}
 	var st domain.ContractState
@@ -370,16 +364,9 @@ func (s *Server) contractUpdate(c *gin.Context, body any, optional bool, name, d
 // contractUpdateProblem maps the InvalidData rejection of a contract Update to a 422
 // naming the body's fields (changes.amount, reason, …); nil for any other error.
 func contractUpdateProblem(err error, update string) *Problem {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
+	fields, ok := invalidDataFields(err, "changes")
+	if !ok {
 		return nil
-	}
-	var fields []domain.FieldError
-	if appErr.HasDetails() {
-		_ = appErr.Details(&fields)
-	}
-	if len(fields) == 0 {
-		fields = []domain.FieldError{{Field: "changes", Message: appErr.Message()}}
 	}
 	for i, f := range fields {
 		// The revision's validator names the terms' fields as they are (amount, title).

@@ -116,12 +116,9 @@ func decodeObject(obj []byte, dst reflect.Value, prefix string, v *checks) {
 	}
 }
 
-// decodeField decodes raw into the struct field f, recursing into nested objects.
+// decodeField decodes raw into the struct field f, recursing into nested objects and
+// into arrays of objects (each element's fields named name[i].field).
 func decodeField(raw json.RawMessage, f reflect.Value, name string, v *checks) {
-	if hasNUL(raw) {
-		v.add(name, "must not contain NUL characters")
-		return
-	}
 	t := f.Type()
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -134,6 +131,15 @@ func decodeField(raw json.RawMessage, f reflect.Value, name string, v *checks) {
 		decodeObject(raw, f, name+".", v)
 		return
 	}
+	if f.Kind() == reflect.Slice && raw[0] == '[' && f.Type().Elem().Kind() == reflect.Struct &&
+		!reflect.PointerTo(f.Type().Elem()).Implements(unmarshalerType) {
+		decodeArray(raw, f, name, v)
+		return
+	}
+	if hasNUL(raw) {
+		v.add(name, "must not contain NUL characters")
+		return
+	}
 	if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
@@ -142,6 +148,27 @@ func decodeField(raw json.RawMessage, f reflect.Value, name string, v *checks) {
 			v.add(name, "is invalid")
 		}
 	}
+}
+
+// decodeArray decodes the valid JSON array arr into the slice of structs f element by
+// element, each as strictly as the body (unknown, repeated, mistyped fields): an element
+// that is not an object is a bad field name[i].
+func decodeArray(arr []byte, f reflect.Value, name string, v *checks) {
+	dec := json.NewDecoder(bytes.NewReader(arr))
+	_, _ = dec.Token() // '['
+	out := reflect.MakeSlice(f.Type(), 0, 0)
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		_ = dec.Decode(&raw)
+		el := reflect.New(f.Type().Elem()).Elem()
+		if elem := fmt.Sprintf("%s[%d]", name, i); raw[0] == '{' {
+			decodeObject(raw, el, elem+".", v)
+		} else {
+			v.add(elem, "must be an object")
+		}
+		out = reflect.Append(out, el)
+	}
+	f.Set(out)
 }
 
 // jsonFields maps the JSON names of the struct type t to its field indexes.

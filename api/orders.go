@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -68,6 +67,10 @@ func orderDTO(st domain.OrderState) domain.OrderState {
 }
 
 func (s *Server) createOrder(c *gin.Context) {
+	if !s.access.MayEnterOrder(me(c)) { // before the body: no 400 or 422 to those who may not
+		forbidden(c, "only sales reps enter orders")
+		return
+	}
 	var req domain.OrderRequest
 	v, ok := decodeJSON(c, &req, false)
 	if !ok {
@@ -122,7 +125,7 @@ func (s *Server) enterOrder(ctx context.Context, u store.User, req domain.OrderR
 		}
 		in := domain.OrderInput{
 			ID: id, CustomerID: cu.ID, CustomerName: cu.Name, CustomerEmail: cu.Email, CustomerTier: cu.Tier,
-			Locale: cu.Locale, CreditLimit: cu.CreditLimit, Rep: u.Username, RepManager: u.Manager,
+			Locale: cu.Locale, CreditLimit: cu.CreditLimit, Rep: u.Username, RepName: u.DisplayName, RepManager: u.Manager,
 			ContractID: req.ContractID, Request: req, Total: total,
 			EnteredAt: s.now().UTC().Truncate(time.Microsecond), Policy: s.cfg.OrderPolicy,
 			ComplaintPolicy: s.cfg.ComplaintPolicy,
@@ -328,12 +331,7 @@ func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string,
 		forbidden(c, denied)
 		return
 	}
-	v, ok := decodeJSON(c, body, false)
-	if !ok {
-		return
-	}
-	if p := v.problem(); p != nil {
-		writeProblem(c, p)
+	if !decodeUpdateBody(c, body, false) {
 		return
 	}
 	var st domain.OrderState
@@ -358,24 +356,19 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name string,
 		return domain.OrderState{}, err
 	}
 	var allowed bool
-	switch name {
-	case domain.UpdateCancelOrder, domain.UpdateOrderProgress:
-		allowed = s.access.MayCancelOrder(u, row.State, repManager)
-	case domain.UpdateRecordPayment, domain.UpdateRecordPrepayment:
-		allowed = s.access.MayRecordPayments(u)
-	}
 	switch r := req.(type) {
 	case domain.CancelOrderRequest:
+		allowed = name == domain.UpdateCancelOrder && s.access.MayCancelOrder(u, row.State, repManager)
 		r.Actor = u.Username // before req takes the copy
 		req = r
 	case domain.OrderProgressRequest:
-		r.Actor = u.Username // before req takes the copy
+		allowed = name == domain.UpdateOrderProgress && s.access.MayCancelOrder(u, row.State, repManager)
+		r.Actor = u.Username
 		req = r
 	case domain.PaymentRequest:
-		r.Actor = u.Username // before req takes the copy
+		allowed = (name == domain.UpdateRecordPayment || name == domain.UpdateRecordPrepayment) && s.access.MayRecordPayments(u)
+		r.Actor = u.Username
 		req = r
-	default:
-		allowed = false
 	}
 	if !allowed {
 		return domain.OrderState{}, problem(http.StatusForbidden, "you may not do this with this order")
@@ -397,16 +390,8 @@ func (s *Server) managerOf(ctx context.Context, username string) (string, error)
 // orderUpdateProblem maps the InvalidData rejection of an order Update to a 422 naming
 // the body's own fields (amount, reason, note, …); nil for any other error.
 func orderUpdateProblem(err error) *Problem {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
-		return nil
+	if fields, ok := invalidDataFields(err, "body"); ok {
+		return invalid(fields...)
 	}
-	var fields []domain.FieldError
-	if appErr.HasDetails() {
-		_ = appErr.Details(&fields)
-	}
-	if len(fields) == 0 {
-		fields = []domain.FieldError{{Field: "body", Message: appErr.Message()}}
-	}
-	return invalid(fields...)
+	return nil
 }

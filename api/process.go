@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -63,8 +64,10 @@ func (s *Server) CaseTimeline(ctx context.Context, u store.User, proc, id string
 
 // caseStart is what a process's create route hands to startCase for a new case with
 // business id id: the workflow input, the 201 body, and the read-model row it writes
-// in tx. The row is written before the workflow starts and commits with the
-// idempotency record, so the workflow's first projection finds it.
+// in tx; or a 4xx *Problem when the case cannot be created (nothing it wrote is kept,
+// and an idempotency key is forgotten, so the corrected request may reuse it). The row
+// is written before the workflow starts and commits with the idempotency record, so the
+// workflow's first projection finds it.
 type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any, err error)
 
 // startCase creates one case of process p for u: under the idempotency key rules of
@@ -77,6 +80,9 @@ type caseStart func(ctx context.Context, tx pgx.Tx, id string) (input, body any,
 func (s *Server) startCase(ctx context.Context, u store.User, p domain.Process, key string, req any, prepare caseStart) (store.IdempotentResult, error) {
 	return s.createKeyed(ctx, u, createScope(p), key, req, p.IDPrefix, func(ctx context.Context, tx pgx.Tx, id string) (any, *Problem, error) {
 		input, body, err := prepare(ctx, tx, id)
+		if p, ok := errors.AsType[*Problem](err); ok && p.Status < 500 {
+			return nil, p, nil // nothing was created: the key is forgotten
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -156,4 +162,35 @@ func (s *Server) sendUpdate(ctx context.Context, workflowID, name string, arg, r
 		return err
 	}
 	return p
+}
+
+// invalidDataFields reads the fields at fault of a workflow's InvalidData rejection (its
+// details), else a field named fallback with the rejection's message; ok is false for
+// any other error.
+func invalidDataFields(err error, fallback string) (fields []domain.FieldError, ok bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != domain.ErrTypeInvalidData {
+		return nil, false
+	}
+	if appErr.HasDetails() {
+		_ = appErr.Details(&fields)
+	}
+	if len(fields) == 0 {
+		fields = []domain.FieldError{{Field: fallback, Message: appErr.Message()}}
+	}
+	return fields, true
+}
+
+// decodeUpdateBody decodes the body of an Update route into body (optional: an empty
+// body is {}), answering 400 or 422 itself and reporting false when it is not good.
+func decodeUpdateBody(c *gin.Context, body any, optional bool) bool {
+	v, ok := decodeJSON(c, body, optional)
+	if !ok {
+		return false
+	}
+	if p := v.problem(); p != nil {
+		writeProblem(c, p)
+		return false
+	}
+	return true
 }

@@ -350,6 +350,7 @@ type OrderInput struct {
 	// Rep entered the order; RepManager (their manager, "" when none) reviews it and is
 	// the first level of an overdue invoice's escalation.
 	Rep        string       `json:"rep"`
+	RepName    string       `json:"rep_name,omitempty"` // the rep's display name, for the customer's e-mails
 	RepManager string       `json:"rep_manager,omitempty"`
 	ContractID string       `json:"contract_id,omitempty"`
 	Request    OrderRequest `json:"request"`

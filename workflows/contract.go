@@ -93,19 +93,12 @@ func ContractWorkflow(ctx workflow.Context, in domain.ContractInput) (domain.Con
 	}); err != nil {
 		return c.state(), err
 	}
-	for _, u := range []struct {
-		name      string
-		handler   any
-		validator any
-	}{
-		{domain.UpdateReviseContract, c.onRevise, c.validateRevise},
-		{domain.UpdateWithdrawContract, c.onWithdraw, c.validateWithdraw},
-		{domain.UpdateAmendContract, c.onAmend, c.validateAmend},
-	} {
-		err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validator})
-		if err != nil {
-			return c.state(), err
-		}
+	if err := setUpdateHandlers(ctx,
+		updateHandler{domain.UpdateReviseContract, c.onRevise, c.validateRevise},
+		updateHandler{domain.UpdateWithdrawContract, c.onWithdraw, c.validateWithdraw},
+		updateHandler{domain.UpdateAmendContract, c.onAmend, c.validateAmend},
+	); err != nil {
+		return c.state(), err
 	}
 
 	again, err := c.run(ctx)

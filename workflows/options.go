@@ -78,3 +78,21 @@ func write(ctx workflow.Context, local bool, name string, in any, out any) error
 
 // utcNow is the workflow's current time in UTC, the zone of every stored time.
 func utcNow(ctx workflow.Context) time.Time { return workflow.Now(ctx).UTC() }
+
+// updateHandler is one workflow Update of a process: its name, handler and validator.
+type updateHandler struct {
+	name      string
+	handler   any
+	validator any
+}
+
+// setUpdateHandlers registers a process's Updates, each with its validator.
+func setUpdateHandlers(ctx workflow.Context, updates ...updateHandler) error {
+	for _, u := range updates {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validator})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -86,20 +86,13 @@ func OrderWorkflow(ctx workflow.Context, in domain.OrderInput) (domain.OrderStat
 	}); err != nil {
 		return o.state(), err
 	}
-	for _, u := range []struct {
-		name      string
-		handler   any
-		validator any
-	}{
-		{domain.UpdateCancelOrder, o.onCancel, o.validateCancel},
-		{domain.UpdateOrderProgress, o.onProgress, o.validateProgress},
-		{domain.UpdateRecordPayment, o.onPayment, o.validatePayment},
-		{domain.UpdateRecordPrepayment, o.onPrepayment, o.validatePrepayment},
-	} {
-		err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validator})
-		if err != nil {
-			return o.state(), err
-		}
+	if err := setUpdateHandlers(ctx,
+		updateHandler{domain.UpdateCancelOrder, o.onCancel, o.validateCancel},
+		updateHandler{domain.UpdateOrderProgress, o.onProgress, o.validateProgress},
+		updateHandler{domain.UpdateRecordPayment, o.onPayment, o.validatePayment},
+		updateHandler{domain.UpdateRecordPrepayment, o.onPrepayment, o.validatePrepayment},
+	); err != nil {
+		return o.state(), err
 	}
 
 	if err := o.run(ctx); err != nil {
@@ -842,7 +835,10 @@ func (o *order) onProgress(ctx workflow.Context, req domain.OrderProgressRequest
 	}
 	o.notes++
 	data := o.mailData()
-	data["note"], data["rep_name"] = strings.TrimSpace(req.Note), req.Actor
+	data["note"], data["rep_name"] = strings.TrimSpace(req.Note), o.in.RepName
+	if o.in.RepName == "" || req.Actor != o.in.Rep {
+		data["rep_name"] = req.Actor
+	}
 	detail := o.email(ctx, fmt.Sprintf("progress/%d", o.notes), domain.TmplOrderProgress, data)
 	o.tasks.DeliverQueued(ctx)
 	detail["note"] = data["note"]

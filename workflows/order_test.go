@@ -847,3 +847,17 @@ func TestOrderPrepaymentPaysPartOfTheInvoice(t *testing.T) {
 	amount, _ := decimal.NewFromString("300")
 	require.True(t, st.Prepaid().Equal(amount))
 }
+
+func TestOrderReviewRemindsAtFourHoursAndEscalates(t *testing.T) {
+	h := newOrderHarness(t, nil)
+	h.act(33*time.Hour, domain.StepOrderReview, 1, "", ActionReject, "sam", nil)
+	h.run()
+	reminders := h.f.of(domain.ActSendReminder)
+	require.Equal(t, []time.Duration{4 * time.Hour}, times(reminders), "a reminder at 4 h")
+	esc := h.f.of(domain.ActRaiseEscalation)
+	require.Equal(t, []time.Duration{8 * time.Hour, 32 * time.Hour}, times(esc), "the usual ladder from the 8 h due time")
+	first := esc[0].In.(domain.EscalationInput)
+	require.True(t, first.Rung.TargetAssigneeManager)
+	require.Equal(t, domain.RoleDeputyGM, first.Rung.TargetRole, "above the sales managers when the reviewer has no manager")
+	require.Equal(t, domain.RoleGeneralManager, esc[1].In.(domain.EscalationInput).Rung.TargetRole)
+}

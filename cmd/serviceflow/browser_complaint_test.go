@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,15 +29,7 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 	ctx := browser(t, &pageErrs, &mu)
 	fail := failer(t, &pageErrs, &mu)
 	person := func() (context.Context, func()) { return chromedp.NewContext(ctx, chromedp.WithNewBrowserContext()) }
-	dir := screenshotDir(t)
-	shot := func(c context.Context, name string) {
-		t.Helper()
-		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
-		fail("screenshot "+name, err)
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shot := func(c context.Context, name string) { t.Helper(); screenshot(t, c, name) }
 
 	// Carol records the complaint; the form keeps what she typed when the subject is missing.
 	fail("carol files without a subject", chromedp.Do(ctx,
@@ -96,6 +86,9 @@ func TestBrowserComplaintLifecycle(t *testing.T) {
 		chromedp.Navigate(s.base+"/tasks/"+evaluate),
 		chromedp.WaitVisible(`#task-claim`),
 		chromedp.Click(`#task-claim`),
+		// The form shows before the claim too (a group member may act unclaimed): wait
+		// for the claim itself, or cathy's may come first on a busy machine.
+		chromedp.WaitVisible(`#task-unclaim`),
 		chromedp.WaitVisible(`#complete-form`),
 	))
 	fail("cathy claims it too late", chromedp.Do(cathy, chromedp.Click(`#task-claim`), chromedp.WaitVisible(`.notice`)))

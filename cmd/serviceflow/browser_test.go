@@ -57,6 +57,18 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
+// screenshot writes a full-page screenshot of ctx's page to screenshotDir as name.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir(t), name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // failer returns a browser test's step check: it stops the test on err, naming the step
 // and every error the pages logged so far.
 func failer(t *testing.T, errs *[]string, mu *sync.Mutex) func(step string, err error) {

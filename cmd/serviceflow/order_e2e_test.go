@@ -13,13 +13,13 @@ import (
 
 var invoiceNoRE = regexp.MustCompile(`^FP-\d{4}-\d{6}$`)
 
-// customerLink waits for the newest e-mail to the customer whose subject contains
-// subject and returns the token of its customer link.
-func (s *stack) customerLink(to, subject string) string {
+// customerLink waits for the newest e-mail to the customer whose text contains text
+// and a customer link, and returns the link's token.
+func (s *stack) customerLink(to, text string) string {
 	s.t.Helper()
 	var token string
-	eventually(s.t, 30*time.Second, "an e-mail to "+to+" about "+subject, func() bool {
-		for _, m := range s.sg.find(func(m sentMail) bool { return m.To == to && strings.Contains(m.Subject, subject) }) {
+	eventually(s.t, 30*time.Second, "an e-mail to "+to+" with "+text, func() bool {
+		for _, m := range s.sg.find(func(m sentMail) bool { return m.To == to && strings.Contains(m.Text, text) }) {
 			if mm := feedbackLinkRE.FindStringSubmatch(m.Text); mm != nil {
 				token = mm[1]
 			}
@@ -124,7 +124,7 @@ func TestOrderEndToEnd(t *testing.T) {
 	s.orderStatus("alice", id, "shipped")
 
 	// The shipment e-mail carries the tracking number and the acceptance link.
-	token := s.customerLink(customer, id)
+	token := s.customerLink(customer, "SF1234567")
 	shipped := s.sg.find(func(m sentMail) bool { return m.To == customer && strings.Contains(m.Text, "SF1234567") })
 	if len(shipped) != 1 {
 		t.Fatalf("%d shipment e-mails with the tracking number", len(shipped))
