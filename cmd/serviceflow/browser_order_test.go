@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,15 +24,6 @@ func TestBrowserOrder(t *testing.T) {
 	s := startStack(t, nil)
 	ctx := browser(t, &pageErrs, &mu)
 	fail := failer(t, &pageErrs, &mu)
-	dir := screenshotDir(t)
-	shot := func(c context.Context, name string) {
-		t.Helper()
-		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
-		fail("screenshot "+name, err)
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	customer := "ops@contoso.example"
 
 	// Alice fills in the form with a quantity of 0 on the first line: its error, at the
@@ -69,7 +57,7 @@ func TestBrowserOrder(t *testing.T) {
 		t.Errorf("the form after a bad quantity: error %q, second line %q", msg, kept)
 	}
 	checkAccessible(t, ctx, "the new-order form with a field error")
-	shot(ctx, "new-order-form.png")
+	screenshot(t, ctx, "new-order-form.png")
 
 	// The quantity mended, the order is entered: its page, with a notice.
 	fail("alice enters the order", chromedp.Do(ctx,
@@ -154,7 +142,7 @@ func TestBrowserOrder(t *testing.T) {
 		t.Errorf("the invoice's row: %q", row)
 	}
 	checkAccessible(t, ectx, "the open invoices")
-	shot(ectx, "invoices.png")
+	screenshot(t, ectx, "invoices.png")
 
 	pay := func(amount, ref string) {
 		t.Helper()
@@ -177,7 +165,7 @@ func TestBrowserOrder(t *testing.T) {
 	if !strings.Contains(open, "6205.00 CNY") {
 		t.Errorf("after a partial payment the invoice shows %q", open)
 	}
-	shot(ectx, "order-page.png") // a partly paid order, with its payment form
+	screenshot(t, ectx, "order-page.png") // a partly paid order, with its payment form
 	pay("6205.00", "BANK-6205")
 	status, err := textOf(ectx, `#order-status`)
 	fail("read the status", err)
