@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -113,10 +116,16 @@ func (s *Server) enterOrder(ctx context.Context, u store.User, req domain.OrderR
 			v.add("customer_id", "no such customer of yours")
 		}
 	}
+	total := req.Total()
+	linesOK := !slices.ContainsFunc(v, func(e domain.FieldError) bool { return strings.HasPrefix(e.Field, "lines") })
+	if linesOK && len(req.Lines) > 0 {
+		if _, err := s.cfg.OrderPolicy.ToCNY(total); err != nil {
+			v.add("lines[0].unit_price.currency", "no exchange rate is configured for "+total.Currency+", so the credit check could not be made")
+		}
+	}
 	if p := v.problem(); p != nil {
 		return OrderCreated{}, store.IdempotentResult{}, p
 	}
-	total := req.Total()
 	res, err := s.startCase(ctx, u, domain.OrderProcess, key, req, func(ctx context.Context, tx pgx.Tx, id string) (any, any, error) {
 		if req.ContractID != "" {
 			if err := checkContractBudget(ctx, tx, req, total); err != nil {
@@ -392,6 +401,10 @@ func (s *Server) managerOf(ctx context.Context, username string) (string, error)
 func orderUpdateProblem(err error) *Problem {
 	if fields, ok := invalidDataFields(err, "body"); ok {
 		return invalid(fields...)
+	}
+	// The ledger's last line of defence refused a payment the workflow let through.
+	if appErr, ok := errors.AsType[*temporal.ApplicationError](err); ok && appErr.Type() == domain.ErrTypePaymentRefused {
+		return invalid(domain.FieldError{Field: "amount", Message: appErr.Message()})
 	}
 	return nil
 }

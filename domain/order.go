@@ -393,6 +393,7 @@ type CreditCheck struct {
 // Credit check reasons.
 const (
 	CreditOverLimit         = "over_limit"
+	CreditCannotCheck       = "cannot_check" // the check could not be made (no exchange rate): finance decides
 	CreditTierDNoPrepayment = "tier_d_without_prepayment"
 )
 
@@ -572,6 +573,8 @@ func (p PaymentRequest) Validate(needDate bool) []FieldError {
 		errs = append(errs, FieldError{Field: "amount", Message: err.Error()})
 	} else if d, _ := p.Amount.Decimal(); !d.IsPositive() {
 		errs = append(errs, FieldError{Field: "amount", Message: "must be greater than zero"})
+	} else if !d.Equal(d.Round(2)) {
+		errs = append(errs, FieldError{Field: "amount", Message: "must have at most 2 decimals"})
 	}
 	if needDate || p.ReceivedOn != "" {
 		if _, err := time.Parse(time.DateOnly, p.ReceivedOn); err != nil || !dateRE.MatchString(p.ReceivedOn) {

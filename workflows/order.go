@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/serviceflow/serviceflow/domain"
@@ -47,6 +48,7 @@ type order struct {
 	comps []domain.Compensation
 
 	cancel   *domain.CancelOrderRequest // an accepted cancellation
+	checking bool                       // the credit check has started: no prepayment until its outcome
 	busy     int                        // Update handlers writing money (the credit check waits for them)
 	payments int                        // payments and prepayments taken, part of their ids
 	notes    int                        // progress notes, part of their keys
@@ -162,13 +164,19 @@ func (o *order) creditCheck(ctx workflow.Context) error {
 	if o.tasks.Interrupted() {
 		return ErrInterrupted
 	}
+	o.checking = true
 	var check domain.CreditCheck
 	err := execute(ctx, domain.ActCheckCredit, domain.CreditCheckInput{
 		OrderID: o.in.ID, CustomerID: o.in.CustomerID, Tier: o.in.CustomerTier, Limit: o.in.CreditLimit,
 		Order: o.in.Total, Prepaid: domain.NewMoney(o.st.Prepaid(), o.in.Total.Currency),
 		PrepaymentPct: o.in.Request.PaymentTerms.PrepaymentPct, Policy: o.in.Policy, At: utcNow(ctx),
 	}, &check)
-	if err != nil {
+	if _, isApp := errors.AsType[*temporal.ApplicationError](err); isApp {
+		// It cannot be made (no exchange rate for a currency, say): finance decides.
+		check = domain.CreditCheck{Limit: o.in.CreditLimit, Order: o.in.Total, Tier: o.in.CustomerTier,
+			Reasons: []string{domain.CreditCannotCheck}, At: utcNow(ctx)}
+		workflow.GetLogger(ctx).Warn("credit check failed: held for finance", "error", err)
+	} else if err != nil {
 		return fmt.Errorf("check credit: %w", err)
 	}
 	o.st.Credit = &check
@@ -240,10 +248,12 @@ func (o *order) produce(ctx workflow.Context) error {
 		accept.Actions, accept.Form, accept.Context = []string{ActionAccept}, productionAcceptForm, taskCtx
 		accept.CandidateGroups = []string{string(domain.RoleProduction)}
 		out, err := o.run1(ctx, accept)
-		if err != nil {
-			return err
+		if out.Status == domain.TaskCompleted { // the slot is taken, even by a completion a cancellation raced with
+			if err := o.planned(ctx, out, round); err != nil {
+				return err
+			}
 		}
-		if err := o.planned(ctx, out, round); err != nil {
+		if err != nil {
 			return err
 		}
 
@@ -552,6 +562,11 @@ func (o *order) endEarly(ctx workflow.Context, cause, actor, reason string) erro
 		status = domain.OrderLapsed
 	}
 	o.st.Status, o.st.CurrentSteps = status, []string{}
+	// A prepayment being recorded (its handler refuses new ones from now on) registers
+	// its refund and void when it is done: wait for it, or they would not be undone.
+	if err := workflow.Await(ctx, func() bool { return o.busy == 0 }); err != nil {
+		return err
+	}
 	o.st.Cancellation = &domain.Cancellation{
 		Reason: reason, By: actor, Cause: cause, At: utcNow(ctx), Compensations: []domain.Compensation{},
 	}
@@ -630,9 +645,14 @@ func (o *order) run1(ctx workflow.Context, spec TaskSpec) (TaskOutcome, error) {
 	if err := o.project(ctx, "", "", nil); err != nil {
 		return TaskOutcome{}, err
 	}
-	out, err := o.tasks.Run(ctx, spec)
+	outs, err := o.tasks.RunAll(ctx, []TaskSpec{spec}, nil)
 	o.st.CurrentSteps = []string{}
-	return out, err
+	if len(outs) == 1 && outs[0].Status == domain.TaskCompleted {
+		// Completed, though maybe interrupted too (a cancellation raced with it): the
+		// caller records what was done, so that the cancellation undoes it.
+		return outs[0], err
+	}
+	return TaskOutcome{}, err
 }
 
 // spec fills what every order task shares: its context, SLA and the usual ladder (the
@@ -913,7 +933,8 @@ func (o *order) onPayment(ctx workflow.Context, req domain.PaymentRequest) (doma
 }
 
 func (o *order) validatePrepayment(_ workflow.Context, req domain.PaymentRequest) error {
-	if o.cancel != nil || (o.st.Status != domain.OrderInReview && o.st.Status != domain.OrderCreditHold) {
+	inReview := o.st.Status == domain.OrderInReview && !o.checking
+	if o.cancel != nil || (!inReview && o.st.Status != domain.OrderCreditHold) {
 		return notAccepting("order %s is %s: a prepayment is recorded before the credit check", o.in.ID, o.st.Status)
 	}
 	total, _ := o.in.Total.Decimal()

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -30,6 +31,8 @@ type orderFakes struct {
 	mu sync.Mutex
 	// credit decides the credit check (default: passed).
 	credit func(in domain.CreditCheckInput) domain.CreditCheck
+	// creditErr, when set, is the credit check's error.
+	creditErr error
 	// invoices by issue key; seq numbers them.
 	invoices map[string]domain.Invoice
 	seq      int
@@ -52,6 +55,9 @@ func (o *orderFakes) register(env *testsuite.TestWorkflowEnvironment) {
 	})
 	reg(domain.ActCheckCredit, func(_ context.Context, in domain.CreditCheckInput) (domain.CreditCheck, error) {
 		o.f.record(domain.ActCheckCredit, in)
+		if o.creditErr != nil {
+			return domain.CreditCheck{}, o.creditErr
+		}
 		if o.credit != nil {
 			return o.credit(in), nil
 		}
@@ -860,4 +866,69 @@ func TestOrderReviewRemindsAtFourHoursAndEscalates(t *testing.T) {
 	require.True(t, first.Rung.TargetAssigneeManager)
 	require.Equal(t, domain.RoleDeputyGM, first.Rung.TargetRole, "above the sales managers when the reviewer has no manager")
 	require.Equal(t, domain.RoleGeneralManager, esc[1].In.(domain.EscalationInput).Rung.TargetRole)
+}
+
+// TestOrderCancelRacingAPrepaymentUndoesIt: a cancellation accepted while a prepayment
+// is being recorded waits for it, then voids its invoice and refunds it.
+func TestOrderCancelRacingAPrepaymentUndoesIt(t *testing.T) {
+	h := newOrderHarness(t, nil)
+	var pre, cancel updateResult
+	h.at(time.Minute, func() {
+		h.env.UpdateWorkflow(domain.UpdateRecordPrepayment, "pre", pre.callbacks(), domain.PaymentRequest{
+			Actor: "fiona", Amount: domain.Money{Amount: "300.00", Currency: "CNY"}, Reference: "adv-1"})
+		h.env.UpdateWorkflow(domain.UpdateCancelOrder, "cancel", cancel.callbacks(), domain.CancelOrderRequest{Actor: "alice", Reason: "changed plans"})
+	})
+	h.act(time.Hour, domain.StepRefundPrepayment, 1, domain.PaymentID(orderTestWorkflowID, 1),
+		domain.ActionRefunded, "fiona", map[string]any{"reference": "refund-1"})
+	st := h.run()
+	updateState(t, &pre)
+	require.Equal(t, domain.OrderCancelled, updateState(t, &cancel).Status)
+	var kinds []string
+	for _, c := range st.Cancellation.Compensations {
+		kinds = append(kinds, c.Kind)
+	}
+	require.Equal(t, []string{domain.CompVoidInvoice, domain.CompRefundPrepayment}, kinds)
+	require.Equal(t, "refund-1", st.Payments[0].Refund.Reference)
+}
+
+// TestOrderCancelRacingProductionAcceptReleasesTheSlot: production's acceptance,
+// honoured though a cancellation came with it, took the slot: it is released.
+func TestOrderCancelRacingProductionAcceptReleasesTheSlot(t *testing.T) {
+	h := newOrderHarness(t, nil)
+	h.act(time.Minute, domain.StepOrderReview, 1, "", ActionApprove, "sam", nil)
+	h.answer(2*time.Minute, domain.PurposeConfirmOrder, map[string]any{"decision": "confirm"})
+	var accept, cancel updateResult
+	h.at(3*time.Minute, func() {
+		h.env.UpdateWorkflow(domain.UpdateCompleteTask, "accept", accept.callbacks(), domain.CompleteTaskRequest{
+			TaskID: otask(domain.StepProduction, 1, "accept"), Action: ActionAccept, Actor: "pete",
+			Data: map[string]any{"planned_date": "2025-03-20"}})
+		h.env.UpdateWorkflow(domain.UpdateCancelOrder, "cancel", cancel.callbacks(), domain.CancelOrderRequest{Actor: "alice", Reason: "changed plans"})
+	})
+	st := h.run()
+	require.Equal(t, domain.OrderCancelled, st.Status)
+	require.Len(t, st.Cancellation.Compensations, 1)
+	require.Equal(t, domain.CompReleaseSlot, st.Cancellation.Compensations[0].Kind)
+	require.Contains(t, h.notices(), "slot_released>production")
+}
+
+// TestOrderCreditCheckThatCannotBeMadeGoesToFinance: a check the activity refuses (no
+// exchange rate) holds the order for finance instead of failing the workflow.
+func TestOrderCreditCheckThatCannotBeMadeGoesToFinance(t *testing.T) {
+	h := newOrderHarness(t, nil)
+	h.o.creditErr = temporal.NewNonRetryableApplicationError("no exchange rate is configured for JPY", "InvalidInput", nil)
+	h.act(time.Minute, domain.StepOrderReview, 1, "", ActionApprove, "sam", nil)
+	h.act(2*time.Minute, domain.StepCreditApproval, 1, "", domain.ActionRefuse, "fiona", nil)
+	st := h.run()
+	require.Equal(t, []string{domain.CreditCannotCheck}, st.Credit.Reasons)
+	require.Equal(t, domain.CauseCreditRefused, st.Cancellation.Cause)
+}
+
+func TestOrderPaymentsHaveAtMostTwoDecimals(t *testing.T) {
+	h := newOrderHarness(t, nil)
+	accepted := h.throughDelivery(0)
+	odd := h.pay(accepted+time.Minute, "999.995", "2025-03-04")
+	h.pay(accepted+2*time.Minute, "1000.00", "2025-03-04")
+	st := h.run()
+	require.Equal(t, []string{"amount"}, fieldNames(t, odd.rejectedWith(t, domain.ErrTypeInvalidData)))
+	require.Equal(t, domain.OrderPaid, st.Status)
 }
