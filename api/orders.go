@@ -343,6 +343,13 @@ func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string,
 	if !decodeUpdateBody(c, body, false) {
 		return
 	}
+	s.waitForWorkflow(c) // first: it gives the request a new context, which takes the key
+	ctx, err := withUpdateKey(c.Request.Context(), name, u, c.GetHeader("Idempotency-Key"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Request = c.Request.WithContext(ctx)
 	var st domain.OrderState
 	if !s.updateCase(c, row.WorkflowID, name, req(u.Username), &st, orderUpdateProblem) {
 		return
@@ -354,8 +361,13 @@ func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string,
 // app's forms call it. name is one of the order Updates (domain.UpdateCancelOrder, …)
 // and req its request (CancelOrderRequest, OrderProgressRequest, PaymentRequest)
 // without the actor, which OrderAction fills. Errors are *Problems as the routes answer
-// them (404, 403, 409, 422 naming amount, reason, …).
-func (s *Server) OrderAction(ctx context.Context, u store.User, id, name string, req any) (domain.OrderState, error) {
+// them (404, 403, 409, 422 naming amount, reason, …). key is the form's idempotency key
+// ("" for none): the same key sends the action once.
+func (s *Server) OrderAction(ctx context.Context, u store.User, id, name, key string, req any) (domain.OrderState, error) {
+	ctx, err := withUpdateKey(ctx, name, u, key)
+	if err != nil {
+		return domain.OrderState{}, err
+	}
 	row, err := s.OrderFor(ctx, u, id)
 	if err != nil {
 		return domain.OrderState{}, err

@@ -194,3 +194,27 @@ func decodeUpdateBody(c *gin.Context, body any, optional bool) bool {
 	}
 	return true
 }
+
+// updateIDKey carries the id an Update is sent with (updateIDOf).
+type updateIDKey struct{}
+
+// withUpdateKey makes the Updates sent with ctx idempotent under the client's
+// Idempotency-Key key: the Update's id is derived from the Update, the user and the
+// key, and the workflow takes an Update id once, answering a repeat with the first
+// one's result. key "" leaves ctx as it is (every Update is new). A 422 *Problem names
+// an invalid key.
+func withUpdateKey(ctx context.Context, name string, u store.User, key string) (context.Context, error) {
+	if key == "" {
+		return ctx, nil
+	}
+	if len(key) > 255 || !validRequestID(key) {
+		return ctx, invalid(domain.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"})
+	}
+	return context.WithValue(ctx, updateIDKey{}, name+"/"+u.Username+"/"+key), nil
+}
+
+// updateIDOf is the Update id withUpdateKey put in ctx, or "" (the SDK makes one up).
+func updateIDOf(ctx context.Context) string {
+	id, _ := ctx.Value(updateIDKey{}).(string)
+	return id
+}

@@ -491,6 +491,7 @@ func (s *Server) NextTask(ctx context.Context, u store.User, t store.Task) (next
 // update sends a workflow Update and waits for its result.
 func (s *Server) update(ctx context.Context, workflowID, name string, arg, result any) error {
 	h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		UpdateID:   updateIDOf(ctx),
 		WorkflowID: workflowID, UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})

@@ -172,7 +172,9 @@ type compensationRow struct {
 // orderForm is one of the forms of an order page: its element ids' prefix, its path,
 // its fields (as the new-case forms' fields) and its error that names no field.
 type orderForm struct {
-	Prefix, Action, Title, Submit, Hint string
+	// Key is the form's idempotency key: sent twice (a double click, a retry after a
+	// time-out), the action is taken once.
+	Prefix, Action, Title, Submit, Hint, Key string
 	Fields                              []newField
 	FormError                           string
 }
@@ -390,11 +392,16 @@ func (a *App) orderForms(r *http.Request, u *store.User, p page, st domain.Order
 		return fv.values.Get(name)
 	}
 	finishForm := func(f orderForm) orderForm {
+		f.Key = newKey()
 		if fv.form == f.Prefix {
 			for i := range f.Fields {
 				f.Fields[i].Error = errorText(p, fv.errs[f.Fields[i].Name])
 			}
 			f.FormError = fv.other
+			// Not refused (a time-out, a conflict): a resend may be the same action.
+			if k := fv.values.Get("key"); k != "" && len(fv.errs) == 0 {
+				f.Key = k
+			}
 		}
 		return f
 	}
@@ -473,7 +480,7 @@ func (a *App) orderActionForm(w http.ResponseWriter, r *http.Request, form, upda
 		return
 	}
 	id := caseID(r)
-	_, err := a.api.OrderAction(r.Context(), *u, id, update, req(r.PostForm))
+	_, err := a.api.OrderAction(r.Context(), *u, id, update, r.PostForm.Get("key"), req(r.PostForm))
 	if err == nil {
 		a.setFlash(w, notice, id)
 		http.Redirect(w, r, "/orders/"+url.PathEscape(id), http.StatusSeeOther)

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +32,28 @@ func (s *stack) customerLink(to, text string) string {
 		return token != ""
 	})
 	return token
+}
+
+// postKeyed sends a JSON POST as user with an Idempotency-Key, without touching t.
+func (s *stack) postKeyed(user, path, key string, body any) (int, string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequest("POST", s.base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.tokens[user])
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw), err
 }
 
 // answerLink opens a customer link's page, then posts the form values to it.
@@ -149,9 +176,25 @@ func TestOrderEndToEnd(t *testing.T) {
 		return map[string]any{"amount": map[string]any{"amount": amount, "currency": "CNY"}, "received_on": time.Now().UTC().Format(time.DateOnly), "reference": "BANK-" + amount}
 	}
 	s.must(403, "alice", "POST", "/api/v1/orders/"+id+"/payments", pay("100.00"))
-	part := s.must(200, "erin", "POST", "/api/v1/orders/"+id+"/payments", pay("5000.00"))
-	if part["status"] != "invoiced" || part["invoice"].(map[string]any)["open"].(map[string]any)["amount"] != "6205.00" {
-		t.Fatalf("after a partial payment: %v", part["_raw"])
+	// Sent twice at once with one Idempotency-Key (a double click): recorded once.
+	var wg sync.WaitGroup
+	parts := make([]string, 2)
+	for i := range parts {
+		wg.Go(func() {
+			code, body, err := s.postKeyed("erin", "/api/v1/orders/"+id+"/payments", "pay-5000", pay("5000.00"))
+			parts[i] = fmt.Sprintf("%d %v %s", code, err, body)
+		})
+	}
+	wg.Wait()
+	for _, p := range parts {
+		if !strings.HasPrefix(p, "200 <nil>") {
+			t.Fatalf("a keyed payment: %s", p)
+		}
+	}
+	part := s.must(200, "erin", "GET", "/api/v1/orders/"+id, nil)
+	if part["status"] != "invoiced" || part["invoice"].(map[string]any)["open"].(map[string]any)["amount"] != "6205.00" ||
+		len(part["payments"].([]any)) != 1 {
+		t.Fatalf("after a partial payment sent twice: %v", part["_raw"])
 	}
 	over := s.must(422, "erin", "POST", "/api/v1/orders/"+id+"/payments", pay("6205.01"))
 	if !strings.Contains(over["_raw"].(string), `"amount"`) {
