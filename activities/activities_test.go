@@ -511,8 +511,17 @@ func TestEscalationTargets(t *testing.T) {
 		"esc/complaint/cmp_1/tsk_U/1/dave", "esc/complaint/cmp_1/tsk_U/1/dora",
 	}, m.keys())
 	var targets []string
-	require.NoError(t, a.Store.Pool.QueryRow(ctx, `SELECT targets FROM escalations WHERE task_id = 'tsk_N'`).Scan(&targets))
+	require.NoError(t, a.Store.Pool.QueryRow(ctx, `SELECT targets FROM escalations WHERE task_id = 'tsk_N' AND level = 1`).Scan(&targets))
 	assert.Equal(t, []string{"dave", "dora"}, targets)
+
+	// The manager of a named user, as the directory has it now (an invoice's rep's):
+	// carol's is dave; cindy has none, so the role.
+	res, err := a.RaiseEscalation(ctx, escalation("tsk_N", domain.EscalationRung{Level: 2, TargetManagerOf: "carol", TargetRole: domain.RoleGeneralManager}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"dave"}, res.Targets)
+	res, err = a.RaiseEscalation(ctx, escalation("tsk_U", domain.EscalationRung{Level: 2, TargetManagerOf: "cindy", TargetRole: domain.RoleServiceManager}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"dave", "dora"}, res.Targets)
 }
 
 func TestSendReminder(t *testing.T) {

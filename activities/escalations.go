@@ -96,14 +96,17 @@ func (a *Activities) RaiseEscalation(ctx context.Context, in domain.EscalationIn
 	return res, nil
 }
 
-// escalationTargets resolves a rung to usernames: its named user, else the assignee's
-// manager when the rung asks for it and there is one, else every user with the rung's
-// role (sorted).
+// escalationTargets resolves a rung to usernames: its named user, else the manager of
+// the user it names (TargetManagerOf) or of the assignee when the rung asks for it and
+// there is one, else every user with the rung's role (sorted).
 func (a *Activities) escalationTargets(ctx context.Context, q store.Querier, rung domain.EscalationRung, assignee string) ([]string, error) {
 	if rung.TargetUser != "" {
 		return []string{rung.TargetUser}, nil
 	}
-	if rung.TargetAssigneeManager && assignee != "" {
+	if rung.TargetManagerOf != "" {
+		assignee = rung.TargetManagerOf
+	}
+	if (rung.TargetAssigneeManager || rung.TargetManagerOf != "") && assignee != "" {
 		u, err := store.LookupUser(ctx, q, assignee)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err

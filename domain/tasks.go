@@ -50,6 +50,10 @@ type EscalationRung struct {
 	TargetUser            string `json:"target_user,omitempty"`
 	TargetRole            Role   `json:"target_role,omitempty"`
 	TargetAssigneeManager bool   `json:"target_assignee_manager,omitempty"`
+	// TargetManagerOf, when set, names a user whose manager, as the user directory has
+	// it when the rung is raised, is the target (an invoice's rep's sales manager, months
+	// after the order); without one, TargetRole.
+	TargetManagerOf string `json:"target_manager_of,omitempty"`
 }
 
 // CreateTaskInput is the input of the CreateTask activity. The task id is derived from

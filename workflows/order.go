@@ -466,10 +466,9 @@ func (o *order) collect(ctx workflow.Context) error {
 		return fmt.Errorf("invoice %s due date: %w", inv.Number, err)
 	}
 	p := o.in.Policy
-	first := domain.EscalationRung{Level: 1, TargetRole: domain.RoleSalesManager}
-	if o.in.RepManager != "" {
-		first = domain.EscalationRung{Level: 1, TargetUser: o.in.RepManager}
-	}
+	// The rep's manager when it is raised (weeks after the order, maybe another one),
+	// else the sales managers.
+	first := domain.EscalationRung{Level: 1, TargetManagerOf: o.in.Rep, TargetRole: domain.RoleSalesManager}
 	var ladder []domain.EscalationRung
 	for i, after := range p.OverdueEscalation {
 		rung := domain.EscalationRung{Level: i + 1, After: after, TargetRole: domain.RoleGeneralManager}

@@ -594,7 +594,8 @@ func TestOrderDunningRemindsAndEscalatesUntilPaid(t *testing.T) {
 	first, second := esc[0].In.(domain.EscalationInput), esc[1].In.(domain.EscalationInput)
 	require.Empty(t, first.TaskID, "an escalation without a task")
 	require.Equal(t, "invoice/"+st.Invoice.Number, first.Subject)
-	require.Equal(t, "sam", first.Rung.TargetUser, "first to the rep's sales manager")
+	require.Equal(t, "alice", first.Rung.TargetManagerOf, "first to the rep's sales manager")
+	require.Equal(t, domain.RoleSalesManager, first.Rung.TargetRole, "or the sales managers when she has none")
 	require.Equal(t, domain.RoleGeneralManager, second.Rung.TargetRole)
 	require.Equal(t, 2, st.EscalationLevel)
 	// Everything queued was delivered.
@@ -637,6 +638,7 @@ func TestOrderPartialPaymentKeepsDunning(t *testing.T) {
 	esc := h.f.of(domain.ActRaiseEscalation)
 	require.Len(t, esc, 1)
 	require.Equal(t, domain.RoleSalesManager, esc[0].In.(domain.EscalationInput).Rung.TargetRole, "no manager: the sales managers")
+	require.Equal(t, "alice", esc[0].In.(domain.EscalationInput).Rung.TargetManagerOf)
 }
 
 // TestOrderCancellationUndoesWhatWasDone cancels at each stage before shipping and
