@@ -35,6 +35,18 @@ func stream(t *testing.T, srv *httptest.Server, cookieName, cookie string) (<-ch
 	return lines, resp
 }
 
+// nextLine returns the next line of a stream, failing after 10 s.
+func nextLine(t *testing.T, lines <-chan string) string {
+	t.Helper()
+	select {
+	case l := <-lines:
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatal("no line within 10 s")
+	}
+	return ""
+}
+
 // nextEvent returns the data of the next "change" event on lines.
 func nextEvent(t *testing.T, lines <-chan string) string {
 	t.Helper()
@@ -60,13 +72,19 @@ func nextEvent(t *testing.T, lines <-chan string) string {
 func TestEvents(t *testing.T) {
 	const dbTimeout = 300 * time.Millisecond
 	e := newEnvAPI(t, Config{}, func(c *api.Config) { c.DBTimeout = dbTimeout })
+	// The server closes last: Close waits for the open streams, which end with Run. (The
+	// other order turned any failure below into a hang.)
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { e.app.Run(ctx); close(ran) }()
 	defer func() { cancel(); <-ran }()
-	<-e.app.hub.Listening()
-	srv := httptest.NewServer(e.h)
-	defer srv.Close()
+	select {
+	case <-e.app.hub.Listening():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hub did not listen within 30 s")
+	}
 
 	if _, resp := stream(t, srv, e.app.cookie, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("signed out: %d", resp.StatusCode)
@@ -77,10 +95,10 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("events: %d %v", resp.StatusCode, resp.Header)
 	}
 	daveLines, _ := stream(t, srv, e.app.cookie, e.session("dave"))
-	if l := <-carolLines; l != "retry: 2000" {
+	if l := nextLine(t, carolLines); l != "retry: 2000" {
 		t.Fatalf("first line %q", l)
 	}
-	<-daveLines
+	nextLine(t, daveLines)
 
 	// Past the API's request deadline (DBTimeout) the stream still works.
 	time.Sleep(2 * dbTimeout)
