@@ -175,8 +175,8 @@ type orderForm struct {
 	// Key is the form's idempotency key: sent twice (a double click, a retry after a
 	// time-out), the action is taken once.
 	Prefix, Action, Title, Submit, Hint, Key string
-	Fields                              []newField
-	FormError                           string
+	Fields                                   []newField
+	FormError                                string
 }
 
 type orderData struct {
