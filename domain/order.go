@@ -314,6 +314,12 @@ type OrderPolicy struct {
 	AcceptReminders   []time.Duration `json:"accept_reminders"`   // 72 h
 	InvoiceReminders  []time.Duration `json:"invoice_reminders"`  // from the due time: −3 d, 0, +7 d
 	OverdueEscalation []time.Duration `json:"overdue_escalation"` // 14 d to the rep's manager, 30 d to the GM
+	// UTCOffset is the company's time zone, as an offset from UTC (+8 h in China, which
+	// keeps no daylight saving): an invoice's due date counts from the acceptance's day
+	// there, and its reminders and escalations fall at ChaseHour on their day there. A
+	// fixed offset, because workflow code may not read the zone database.
+	UTCOffset time.Duration `json:"utc_offset"`
+	ChaseHour int           `json:"chase_hour"` // 9: reminders go out at 09:00
 	// Rates maps a currency to the value of one unit in the credit limit's currency
 	// (CNY), for the credit check; as ContractRules.Rates.
 	Rates map[string]string `json:"rates"`
@@ -328,8 +334,26 @@ func DefaultOrderPolicy() OrderPolicy {
 		AcceptWait: 7 * 24 * time.Hour, AcceptReminders: []time.Duration{72 * time.Hour},
 		InvoiceReminders:  []time.Duration{-3 * 24 * time.Hour, 0, 7 * 24 * time.Hour},
 		OverdueEscalation: []time.Duration{14 * 24 * time.Hour, 30 * 24 * time.Hour},
-		Rates:             DefaultContractRules().Rates,
+		UTCOffset:         8 * time.Hour, ChaseHour: 9,
+		Rates: DefaultContractRules().Rates,
 	}
+}
+
+// Zone is the company's time zone (UTCOffset).
+func (p OrderPolicy) Zone() *time.Location {
+	return time.FixedZone(fmt.Sprintf("UTC%+d", int(p.UTCOffset.Hours())), int(p.UTCOffset.Seconds()))
+}
+
+// DueOn is the due date of an invoice whose goods were accepted at accepted, with net
+// days: the acceptance's day in the company's zone, plus net days.
+func (p OrderPolicy) DueOn(accepted time.Time, net int) string {
+	a := accepted.In(p.Zone())
+	return time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, p.Zone()).AddDate(0, 0, net).Format(time.DateOnly)
+}
+
+// DueDay is the start of due date dueOn (YYYY-MM-DD) in the company's zone.
+func (p OrderPolicy) DueDay(dueOn string) (time.Time, error) {
+	return time.ParseInLocation(time.DateOnly, dueOn, p.Zone())
 }
 
 // ToCNY converts m into the credit limit's currency with the policy's rates.

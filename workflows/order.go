@@ -426,15 +426,13 @@ func (o *order) invoice(ctx workflow.Context) error {
 	if amount.IsNegative() {
 		amount = decimal.Zero
 	}
-	accepted := o.st.AcceptedAt.UTC()
-	due := time.Date(accepted.Year(), accepted.Month(), accepted.Day(), 0, 0, 0, 0, time.UTC).
-		AddDate(0, 0, o.in.Request.PaymentTerms.NetDays)
+	due := o.in.Policy.DueOn(*o.st.AcceptedAt, o.in.Request.PaymentTerms.NetDays)
 	cur := o.in.Total.Currency
 	var inv domain.Invoice
 	err := execute(ctx, domain.ActIssueInvoice, domain.IssueInvoiceInput{
 		Key: o.wfID + "/invoice/final", OrderID: o.in.ID, CustomerID: o.in.CustomerID, Kind: domain.InvoiceFinal,
 		Amount: domain.NewMoney(amount, cur), Paid: domain.NewMoney(decimal.Zero, cur),
-		DueOn: due.Format(time.DateOnly), At: utcNow(ctx),
+		DueOn: due, At: utcNow(ctx),
 	}, &inv)
 	if err != nil {
 		return fmt.Errorf("issue invoice: %w", err)
@@ -461,11 +459,13 @@ func (o *order) collect(ctx workflow.Context) error {
 	if o.paid() {
 		return nil
 	}
-	dueOn, err := time.Parse(time.DateOnly, inv.DueOn)
+	p := o.in.Policy
+	dueDay, err := p.DueDay(inv.DueOn)
 	if err != nil {
 		return fmt.Errorf("invoice %s due date: %w", inv.Number, err)
 	}
-	p := o.in.Policy
+	// Reminders and escalations at the chase hour of their day, in the company's zone.
+	dueAt := dueDay.Add(time.Duration(p.ChaseHour) * time.Hour).UTC()
 	// The rep's manager when it is raised (weeks after the order, maybe another one),
 	// else the sales managers.
 	first := domain.EscalationRung{Level: 1, TargetManagerOf: o.in.Rep, TargetRole: domain.RoleSalesManager}
@@ -485,11 +485,11 @@ func (o *order) collect(ctx workflow.Context) error {
 	stop := StartDeadline(ctx, Deadline{
 		WorkflowID: o.wfID, Process: domain.ProcessOrder, ProcessID: o.in.ID,
 		Subject: "invoice/" + inv.Number, Title: "Invoice " + inv.Number + " of order " + o.in.ID + " (" + o.in.CustomerName + ")",
-		WindowStart: inv.IssuedAt, DueAt: dueOn, Reminders: reminders, Ladder: ladder,
+		WindowStart: inv.IssuedAt, DueAt: dueAt, Reminders: reminders, Ladder: ladder,
 		Met: o.paid, OnReminder: o.invoiceReminder, OnEscalation: o.onEscalation,
 	})
 	// Overdue once the due date is over.
-	overdueAt := dueOn.AddDate(0, 0, 1)
+	overdueAt := dueDay.AddDate(0, 0, 1).UTC()
 	paid := true
 	if d := overdueAt.Sub(utcNow(ctx)); d > 0 {
 		paid, err = o.tasks.AwaitWithTimeout(ctx, d, o.paid)

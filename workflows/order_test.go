@@ -559,10 +559,12 @@ func TestOrderPartialThenFullPayment(t *testing.T) {
 func TestOrderDunningRemindsAndEscalatesUntilPaid(t *testing.T) {
 	h := newOrderHarness(t, nil)
 	h.throughDelivery(0)
-	// Accepted on 2025-03-03: due 2025-04-02 (30 days), i.e. 2025-04-02T00:00Z.
-	due := time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC).Sub(t0)
+	// Accepted on 2025-03-03 (17:00 in the company's UTC+8): due 2025-04-02 (30 days);
+	// it is chased at 09:00 there (01:00 UTC) and overdue from 2025-04-03 00:00 there.
+	due := chaseAt("2025-04-02")
+	overdueAt := time.Date(2025, 4, 3, 0, 0, 0, 0, shanghai).Sub(t0)
 	var overdue domain.OrderState
-	h.at(due+day+time.Minute, func() {
+	h.at(overdueAt+time.Minute, func() {
 		v, err := h.env.QueryWorkflow(domain.QueryStatus)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&overdue))
@@ -586,7 +588,7 @@ func TestOrderDunningRemindsAndEscalatesUntilPaid(t *testing.T) {
 	}
 	require.Equal(t, []time.Duration{due - 3*day, due, due + 7*day}, at)
 	require.Equal(t, []string{"before_due", "due", "overdue"}, stages)
-	require.Equal(t, due+day, h.eventAt("overdue"))
+	require.Equal(t, overdueAt, h.eventAt("overdue"))
 
 	esc := h.f.of(domain.ActRaiseEscalation)
 	require.Len(t, esc, 2)
@@ -613,7 +615,7 @@ func TestOrderDunningRemindsAndEscalatesUntilPaid(t *testing.T) {
 func TestOrderFullPaymentStopsDunning(t *testing.T) {
 	h := newOrderHarness(t, func(in *domain.OrderInput) { in.RepManager = "" })
 	h.throughDelivery(0)
-	due := time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC).Sub(t0)
+	due := chaseAt("2025-04-02")
 	h.pay(due-2*day, "1000.00", "2025-03-31")
 	st := h.run()
 	require.Equal(t, domain.OrderPaid, st.Status)
@@ -631,7 +633,7 @@ func TestOrderFullPaymentStopsDunning(t *testing.T) {
 func TestOrderPartialPaymentKeepsDunning(t *testing.T) {
 	h := newOrderHarness(t, func(in *domain.OrderInput) { in.RepManager = "" })
 	h.throughDelivery(0)
-	due := time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC).Sub(t0)
+	due := chaseAt("2025-04-02")
 	h.pay(due-2*day, "999.00", "2025-03-31")
 	h.pay(due+20*day, "1.00", "2025-04-22")
 	h.run()
@@ -933,4 +935,29 @@ func TestOrderPaymentsHaveAtMostTwoDecimals(t *testing.T) {
 	st := h.run()
 	require.Equal(t, []string{"amount"}, fieldNames(t, odd.rejectedWith(t, domain.ErrTypeInvalidData)))
 	require.Equal(t, domain.OrderPaid, st.Status)
+}
+
+// shanghai is the company's zone of the default order policy.
+var shanghai = time.FixedZone("UTC+8", 8*3600)
+
+// chaseAt is when an invoice due on day is chased (09:00 in the company's zone), from t0.
+func chaseAt(day string) time.Duration {
+	d, err := time.ParseInLocation(time.DateOnly, day, shanghai)
+	if err != nil {
+		panic(err)
+	}
+	return d.Add(9 * time.Hour).Sub(t0)
+}
+
+// TestOrderDueDateCountsFromTheCompanysDay: goods accepted at 01:30 in the company's
+// zone (17:30 UTC the day before) are due net days after the company's day, not the
+// UTC one.
+func TestOrderDueDateCountsFromTheCompanysDay(t *testing.T) {
+	p := domain.DefaultOrderPolicy()
+	early := time.Date(2025, 3, 9, 17, 30, 0, 0, time.UTC) // 2025-03-10 01:30 in UTC+8
+	require.Equal(t, "2025-04-09", p.DueOn(early, 30))
+	require.Equal(t, "2025-04-08", domain.OrderPolicy{}.DueOn(early, 30), "a zero offset counts UTC days")
+	day, err := p.DueDay("2025-04-09")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2025, 4, 8, 16, 0, 0, 0, time.UTC), day.UTC())
 }

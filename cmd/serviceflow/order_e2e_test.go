@@ -14,6 +14,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/serviceflow/serviceflow/domain"
 )
 
 var invoiceNoRE = regexp.MustCompile(`^FP-\d{4}-\d{6}$`)
@@ -163,9 +165,11 @@ func TestOrderEndToEnd(t *testing.T) {
 	if !invoiceNoRE.MatchString(number) || inv["amount"].(map[string]any)["amount"] != "11205.00" || inv["status"] != "open" {
 		t.Fatalf("invoice: %v", inv)
 	}
-	due := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
-	if inv["due_on"] != due && inv["due_on"] != time.Now().UTC().AddDate(0, 0, 29).Format(time.DateOnly) {
-		t.Fatalf("due on %v, want about %s", inv["due_on"], due)
+	// 30 days after the acceptance's day in the company's zone (UTC+8).
+	policy := domain.DefaultOrderPolicy()
+	due, before := policy.DueOn(time.Now(), 30), policy.DueOn(time.Now().Add(-time.Minute), 30)
+	if inv["due_on"] != due && inv["due_on"] != before {
+		t.Fatalf("due on %v, want %s", inv["due_on"], due)
 	}
 	eventually(t, 30*time.Second, "the invoice e-mail", func() bool {
 		return len(s.sg.find(func(m sentMail) bool { return m.To == customer && strings.Contains(m.Text, number) })) == 1
