@@ -235,6 +235,10 @@ func (Access) MayCancelOrder(u store.User, st domain.OrderState, repManager stri
 	return u.Username == st.Rep || (repManager != "" && u.Username == repManager)
 }
 
+// MayPostProgress: the rep who entered the order writes its progress notes to the
+// customer (their manager may cancel it, but the customer hears from one person).
+func (Access) MayPostProgress(u store.User, st domain.OrderState) bool { return u.Username == st.Rep }
+
 // MayRecordPayments: finance records payments and prepayments.
 func (Access) MayRecordPayments(u store.User) bool { return u.HasRole(domain.RoleFinance) }
 

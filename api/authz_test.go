@@ -126,14 +126,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /api/v1/emails", fixed("/api/v1/emails"), nil, "403 200 403 200 403 403 403 403 200 200 200 403 200"},
 		// Orders: a sales rep enters them for their own customers; the viewers list every
 		// order, a rep their own; the rep, the viewers and the departments every order
-		// passes through open one; the rep and their manager (bob) cancel it and post
-		// progress; finance records payments. Invoices: finance and the managers.
+		// passes through open one; the rep and their manager (bob) cancel it, the rep alone
+		// posts progress; finance records payments. Invoices: finance and the managers.
 		//                                                                                                   sr  sm  cs  svm fin qa  prd pur ops dgm gm  log adm
 		{"POST /api/v1/orders", fixed("/api/v1/orders"), orderBody(), "201 403 403 403 403 403 403 403 403 403 403 403 403"},
 		{"GET /api/v1/orders", fixed("/api/v1/orders"), nil, "200 200 403 403 200 403 403 403 200 200 200 403 200"},
 		{"GET /api/v1/orders/:id", fixed("/api/v1/orders/" + ord), nil, "200 200 404 404 200 200 200 404 200 200 200 200 200"},
 		{"POST /api/v1/orders/:id/cancel", fixed("/api/v1/orders/" + ord + "/cancel"), map[string]any{"reason": "r"}, "200 200 404 404 403 403 403 404 403 403 403 403 403"},
-		{"POST /api/v1/orders/:id/progress", fixed("/api/v1/orders/" + ord + "/progress"), map[string]any{"note": "n"}, "200 200 404 404 403 403 403 404 403 403 403 403 403"},
+		{"POST /api/v1/orders/:id/progress", fixed("/api/v1/orders/" + ord + "/progress"), map[string]any{"note": "n"}, "200 403 404 404 403 403 403 404 403 403 403 403 403"},
 		{"POST /api/v1/orders/:id/payments", fixed("/api/v1/orders/ord_invoiced/payments"),
 			map[string]any{"amount": map[string]any{"amount": "1.00", "currency": "CNY"}, "received_on": "2026-12-01", "reference": "r"},
 			"403 403 404 404 200 403 403 404 403 403 403 403 403"},

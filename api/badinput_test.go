@@ -418,7 +418,7 @@ func TestBadInput(t *testing.T) {
 		{"cancel: unknown order", "POST", "/api/v1/orders/ord_nope/cancel", "alice", `{"reason":"r"}`, 404, nil},
 		{"cancel: NUL id", "POST", "/api/v1/orders/%00/cancel", "alice", `{"reason":"r"}`, 404, nil},
 		{"progress: no note", "POST", "/api/v1/orders/ord_review/progress", "alice", `{}`, 422, []string{"note"}},
-		{"progress: blank note", "POST", "/api/v1/orders/ord_review/progress", "bob", `{"note":"   "}`, 422, []string{"note"}},
+		{"progress: blank note", "POST", "/api/v1/orders/ord_review/progress", "alice", `{"note":"   "}`, 422, []string{"note"}},
 		{"progress: over-long note", "POST", "/api/v1/orders/ord_review/progress", "alice", map[string]any{"note": long(2001)}, 422, []string{"note"}},
 		{"progress: unknown field", "POST", "/api/v1/orders/ord_review/progress", "alice",
 			map[string]any{"note": "n", "to": "buyer@acme.test"}, 422, []string{"to"}},

@@ -298,8 +298,9 @@ func (s *Server) cancelOrder(c *gin.Context) {
 
 func (s *Server) orderProgress(c *gin.Context) {
 	var body orderNoteBody
-	s.orderUpdate(c, &body, domain.UpdateOrderProgress, "only the rep who entered the order or their manager posts progress",
-		s.access.MayCancelOrder, func(actor string) any { return domain.OrderProgressRequest{Actor: actor, Note: body.Note} })
+	s.orderUpdate(c, &body, domain.UpdateOrderProgress, "only the rep who entered the order posts progress notes",
+		func(u store.User, st domain.OrderState, _ string) bool { return s.access.MayPostProgress(u, st) },
+		func(actor string) any { return domain.OrderProgressRequest{Actor: actor, Note: body.Note} })
 }
 
 func (s *Server) recordPayment(c *gin.Context) {
@@ -383,7 +384,7 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name, key st
 		r.Actor = u.Username // before req takes the copy
 		req = r
 	case domain.OrderProgressRequest:
-		allowed = name == domain.UpdateOrderProgress && s.access.MayCancelOrder(u, row.State, repManager)
+		allowed = name == domain.UpdateOrderProgress && s.access.MayPostProgress(u, row.State)
 		r.Actor = u.Username
 		req = r
 	case domain.PaymentRequest:

@@ -465,13 +465,14 @@ func TestOrderUpdates(t *testing.T) {
 	id := e.enterOrder("alice", orderBody())
 	e.insertOrder("ord_invoiced", "alice", "cus_acme", domain.OrderInvoiced)
 
-	got := e.do("POST", "/api/v1/orders/"+id+"/progress", "bob", map[string]any{"note": "parts arrived"}).want(http.StatusOK).json()
+	e.do("POST", "/api/v1/orders/"+id+"/progress", "bob", map[string]any{"note": "parts arrived"}).want(http.StatusForbidden)
+	got := e.do("POST", "/api/v1/orders/"+id+"/progress", "alice", map[string]any{"note": "parts arrived"}).want(http.StatusOK).json()
 	if got["id"] != id || got["timeline"] == nil {
 		t.Fatalf("progress: %v", got)
 	}
 	u := e.tc.lastUpdate()
 	if u.WorkflowID != "order/"+id || u.UpdateName != domain.UpdateOrderProgress ||
-		u.Args[0] != (domain.OrderProgressRequest{Actor: "bob", Note: "parts arrived"}) {
+		u.Args[0] != (domain.OrderProgressRequest{Actor: "alice", Note: "parts arrived"}) {
 		t.Fatalf("progress update: %+v", u)
 	}
 	e.do("POST", "/api/v1/orders/"+id+"/prepayments", "erin",

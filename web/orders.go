@@ -446,7 +446,7 @@ func (a *App) orderForms(r *http.Request, u *store.User, p page, st domain.Order
 			}
 		}
 		if a.access.MayCancelOrder(*u, st, manager) {
-			if u.Username == st.Rep {
+			if a.access.MayPostProgress(*u, st) {
 				out = append(out, finishForm(orderForm{Prefix: "progress", Action: base + "/progress", Title: p.T("order.form.progress"),
 					Submit: p.T("order.form.progress_submit"), Hint: p.T("order.form.progress_hint"), Fields: []newField{
 						{Name: "note", ID: "progress-note", Label: fieldLabel(p, "note"), Type: "textarea", Required: true,
