@@ -293,20 +293,18 @@ type orderPrepaymentBody struct {
 func (s *Server) cancelOrder(c *gin.Context) {
 	var body orderReasonBody
 	s.orderUpdate(c, &body, domain.UpdateCancelOrder, "only the rep who entered the order or their manager cancels it",
-		s.access.MayCancelOrder, func(actor string) any { return domain.CancelOrderRequest{Actor: actor, Reason: body.Reason} })
+		func(actor string) any { return domain.CancelOrderRequest{Actor: actor, Reason: body.Reason} })
 }
 
 func (s *Server) orderProgress(c *gin.Context) {
 	var body orderNoteBody
 	s.orderUpdate(c, &body, domain.UpdateOrderProgress, "only the rep who entered the order posts progress notes",
-		func(u store.User, st domain.OrderState, _ string) bool { return s.access.MayPostProgress(u, st) },
 		func(actor string) any { return domain.OrderProgressRequest{Actor: actor, Note: body.Note} })
 }
 
 func (s *Server) recordPayment(c *gin.Context) {
 	var body orderPaymentBody
 	s.orderUpdate(c, &body, domain.UpdateRecordPayment, "only finance records payments",
-		func(u store.User, _ domain.OrderState, _ string) bool { return s.access.MayRecordPayments(u) },
 		func(actor string) any {
 			return domain.PaymentRequest{Actor: actor, Amount: body.Amount, ReceivedOn: body.ReceivedOn, Reference: body.Reference}
 		})
@@ -315,29 +313,27 @@ func (s *Server) recordPayment(c *gin.Context) {
 func (s *Server) recordPrepayment(c *gin.Context) {
 	var body orderPrepaymentBody
 	s.orderUpdate(c, &body, domain.UpdateRecordPrepayment, "only finance records prepayments",
-		func(u store.User, _ domain.OrderState, _ string) bool { return s.access.MayRecordPayments(u) },
 		func(actor string) any {
 			return domain.PaymentRequest{Actor: actor, Amount: body.Amount, Reference: body.Reference}
 		})
 }
 
-// orderUpdate sends one order Update for a caller who may: it loads the order (404 when
-// not visible), checks may (403) with the rep's manager, decodes the body, and answers
+// orderUpdate sends one order Update for a caller who may (MayActOnOrder): it loads the
+// order (404 when not visible), checks the caller (403), decodes the body, and answers
 // the order as the workflow returns it. The workflow validates the request: 409 when
 // the order's status does not allow it, 422 with the fields at fault.
-func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string,
-	may func(u store.User, st domain.OrderState, repManager string) bool, req func(actor string) any) {
+func (s *Server) orderUpdate(c *gin.Context, body any, name, denied string, req func(actor string) any) {
 	row, ok := s.loadOrder(c)
 	if !ok {
 		return
 	}
 	u := me(c)
-	repManager, err := s.managerOf(c.Request.Context(), row.State.Rep)
+	may, err := s.MayActOnOrder(c.Request.Context(), u, row.State, name)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	if !may(u, row.State, repManager) {
+	if !may {
 		forbidden(c, denied)
 		return
 	}
@@ -373,24 +369,26 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name, key st
 	if err != nil {
 		return domain.OrderState{}, err
 	}
-	repManager, err := s.managerOf(ctx, row.State.Rep)
+	allowed, err := s.MayActOnOrder(ctx, u, row.State, name)
 	if err != nil {
 		return domain.OrderState{}, err
 	}
-	var allowed bool
+	// Each request goes with its own Update only.
 	switch r := req.(type) {
 	case domain.CancelOrderRequest:
-		allowed = name == domain.UpdateCancelOrder && s.access.MayCancelOrder(u, row.State, repManager)
+		allowed = allowed && name == domain.UpdateCancelOrder
 		r.Actor = u.Username // before req takes the copy
 		req = r
 	case domain.OrderProgressRequest:
-		allowed = name == domain.UpdateOrderProgress && s.access.MayPostProgress(u, row.State)
+		allowed = allowed && name == domain.UpdateOrderProgress
 		r.Actor = u.Username
 		req = r
 	case domain.PaymentRequest:
-		allowed = (name == domain.UpdateRecordPayment || name == domain.UpdateRecordPrepayment) && s.access.MayRecordPayments(u)
+		allowed = allowed && (name == domain.UpdateRecordPayment || name == domain.UpdateRecordPrepayment)
 		r.Actor = u.Username
 		req = r
+	default:
+		allowed = false
 	}
 	if !allowed {
 		return domain.OrderState{}, problem(http.StatusForbidden, "you may not do this with this order")
@@ -400,13 +398,27 @@ func (s *Server) OrderAction(ctx context.Context, u store.User, id, name, key st
 	return st, err
 }
 
-// managerOf is the manager of user username ("" when none or unknown).
-func (s *Server) managerOf(ctx context.Context, username string) (string, error) {
-	u, err := s.st.UserByUsername(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+// MayActOnOrder reports whether u may send the order Update name (domain.UpdateCancelOrder,
+// …) on the order st: a cancellation the rep or their manager (looked up only when u is
+// not the rep), a progress note the rep, a payment or prepayment finance. The routes,
+// OrderAction and the order page's forms all ask it.
+func (s *Server) MayActOnOrder(ctx context.Context, u store.User, st domain.OrderState, name string) (bool, error) {
+	switch name {
+	case domain.UpdateCancelOrder:
+		if u.Username == st.Rep {
+			return true, nil
+		}
+		rep, err := s.st.UserByUsername(ctx, st.Rep)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && s.access.MayCancelOrder(u, st, rep.Manager), err
+	case domain.UpdateOrderProgress:
+		return s.access.MayPostProgress(u, st), nil
+	case domain.UpdateRecordPayment, domain.UpdateRecordPrepayment:
+		return s.access.MayRecordPayments(u), nil
 	}
-	return u.Manager, err
+	return false, nil
 }
 
 // orderUpdateProblem maps the InvalidData rejection of an order Update to a 422 naming

@@ -438,22 +438,19 @@ func (a *App) orderForms(r *http.Request, u *store.User, p page, st domain.Order
 		}
 	}
 	if !slices.Contains([]string{domain.OrderCancelled, domain.OrderLapsed, domain.OrderPaid}, st.Status) {
-		manager := ""
-		if a.st != nil {
-			rep, err := a.st.UserByUsername(r.Context(), st.Rep)
-			if err == nil {
-				manager = rep.Manager
-			}
+		if a.access.MayPostProgress(*u, st) {
+			out = append(out, finishForm(orderForm{Prefix: "progress", Action: base + "/progress", Title: p.T("order.form.progress"),
+				Submit: p.T("order.form.progress_submit"), Hint: p.T("order.form.progress_hint"), Fields: []newField{
+					{Name: "note", ID: "progress-note", Label: fieldLabel(p, "note"), Type: "textarea", Required: true,
+						Max: domain.MaxOrderText, Value: v("progress", "note")},
+				}}))
 		}
-		if a.access.MayCancelOrder(*u, st, manager) {
-			if a.access.MayPostProgress(*u, st) {
-				out = append(out, finishForm(orderForm{Prefix: "progress", Action: base + "/progress", Title: p.T("order.form.progress"),
-					Submit: p.T("order.form.progress_submit"), Hint: p.T("order.form.progress_hint"), Fields: []newField{
-						{Name: "note", ID: "progress-note", Label: fieldLabel(p, "note"), Type: "textarea", Required: true,
-							Max: domain.MaxOrderText, Value: v("progress", "note")},
-					}}))
+		if slices.Contains(domain.OrderCancellable, st.Status) {
+			may, err := a.api.MayActOnOrder(r.Context(), *u, st, domain.UpdateCancelOrder)
+			if err != nil {
+				return nil, err
 			}
-			if slices.Contains(domain.OrderCancellable, st.Status) {
+			if may {
 				out = append(out, finishForm(orderForm{Prefix: "cancel", Action: base + "/cancel", Title: p.T("order.form.cancel"),
 					Submit: p.T("order.form.cancel_submit"), Hint: p.T("order.form.cancel_hint"), Fields: []newField{
 						{Name: "reason", ID: "cancel-reason", Label: fieldLabel(p, "reason"), Type: "textarea", Required: true,
