@@ -25,6 +25,8 @@ type Emailer interface {
 	Send(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error)
 	Queue(ctx context.Context, in domain.SendEmailInput) (domain.SendEmailResult, error)
 	Deliver(ctx context.Context, idempotencyKey string) (domain.SendEmailResult, error)
+	// QueueMany queues many e-mails in one round trip, each once per key (bulk mail).
+	QueueMany(ctx context.Context, ins []domain.SendEmailInput) error
 }
 
 // Config holds what the activities need besides their dependencies.
@@ -34,6 +36,11 @@ type Config struct {
 	// LinkSecret is the key customer-link tokens are derived from (see links.go); the
 	// same on every worker.
 	LinkSecret []byte
+	// SurveyPolicy is the survey process's policy (zero: domain.DefaultSurveyPolicy).
+	SurveyPolicy *domain.SurveyPolicy
+	// SurveyMailRate is how many e-mails a second a survey cycle hands to the provider
+	// (0: 50).
+	SurveyMailRate float64
 }
 
 // Activities implements every activity. Each exported method is an activity, registered

@@ -55,6 +55,16 @@ func (m *fakeMail) Queue(ctx context.Context, in domain.SendEmailInput) (domain.
 	return res, err
 }
 
+// QueueMany queues each of ins as Queue does.
+func (m *fakeMail) QueueMany(ctx context.Context, ins []domain.SendEmailInput) error {
+	for _, in := range ins {
+		if _, err := m.Queue(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Deliver records the key it was asked to send; deliverErr, when set, decides its error.
 func (m *fakeMail) Deliver(_ context.Context, key string) (domain.SendEmailResult, error) {
 	m.mu.Lock()

@@ -92,6 +92,49 @@ func (a *Activities) openLink(ctx context.Context, in domain.CreateLinkInput, se
 	return l, email, err
 }
 
+// openLinks stores many customer links and queues their invitations in the outbox, in
+// a few round trips, for a process that invites by the thousand (a survey cycle): the
+// process delivers them by its own pace (DeliverSurveyMail). A link stored before (a
+// retried batch) keeps its row, and its e-mail, keyed the same, is not queued twice. A
+// link stored under another secret is e-mailed only by its first e-mail (as openLink).
+func (a *Activities) openLinks(ctx context.Context, ins []domain.CreateLinkInput) error {
+	hashes := make([][]byte, len(ins))
+	emails := make([]domain.SendEmailInput, len(ins))
+	for i, in := range ins {
+		var url string
+		url, hashes[i] = a.linkURL(in.Key)
+		in.Customer.Locale = orDefault(in.Customer.Locale, "en")
+		emails[i] = a.linkEmail(linkOf(in), in.Key, in.Template, url, 0)
+	}
+	if err := store.CreateCustomerLinks(ctx, a.Store, ins, hashes); err != nil {
+		return err
+	}
+	return a.Mail.QueueMany(ctx, emails)
+}
+
+// remindLinks queues reminder n of each of links (open ones, of one process), keyed by
+// the link's key + "/reminder/n" as SendLinkReminder's, in a few round trips. A link
+// made with another secret gets none. It returns how many it queued.
+func (a *Activities) remindLinks(ctx context.Context, links []store.CustomerLink, n int, template string) (int, error) {
+	var emails []domain.SendEmailInput
+	for _, l := range links {
+		url, hash := a.linkURL(l.Key)
+		if !bytes.Equal(hash, l.TokenHash) {
+			continue
+		}
+		emails = append(emails, a.linkEmail(l, l.Key+"/reminder/"+strconv.Itoa(n), template, url, n))
+	}
+	return len(emails), a.Mail.QueueMany(ctx, emails)
+}
+
+// linkOf is the link that in stores.
+func linkOf(in domain.CreateLinkInput) store.CustomerLink {
+	return store.CustomerLink{ID: domain.LinkID(in.Key), Key: in.Key, Purpose: in.Purpose, Process: in.Process,
+		ProcessID: in.ProcessID, WorkflowID: in.WorkflowID, Round: in.Round, CustomerID: in.Customer.ID,
+		CustomerEmail: in.Customer.Email, CustomerName: in.Customer.Name, Locale: in.Customer.Locale,
+		Context: in.Context, ExpiresAt: in.ExpiresAt, CreatedAt: in.At}
+}
+
 // linkEmail is the e-mail of link l with url: the invitation (n = 0) or reminder n.
 func (a *Activities) linkEmail(l store.CustomerLink, key, template, url string, n int) domain.SendEmailInput {
 	data := maps.Clone(l.Context)

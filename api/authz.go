@@ -249,3 +249,6 @@ func (Access) MaySeeInvoices(u store.User) bool {
 
 // NewAccess returns the access rules over st, as the API applies them.
 func NewAccess(st *store.Store) Access { return Access{st: st} }
+
+// MayManageProgrammes: an admin creates, pauses, resumes and runs survey programmes.
+func (Access) MayManageProgrammes(u store.User) bool { return u.HasRole(domain.RoleAdmin) }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -60,6 +61,20 @@ func mustParseLinkPages(fsys fs.FS) *linkPages {
 	return p
 }
 
+// linkFuncs are the functions of the link pages: seq from to lists the integers of a
+// rating scale (a survey's 1–5 and 0–10), and str writes one as the form value it is
+// compared with.
+var linkFuncs = template.FuncMap{
+	"seq": func(from, to int) []int {
+		var out []int
+		for i := from; i <= to; i++ {
+			out = append(out, i)
+		}
+		return out
+	},
+	"str": strconv.Itoa,
+}
+
 func parseLinkPages(fsys fs.FS) (*linkPages, error) {
 	const dir = "templates/links"
 	lp := &linkPages{pages: map[string]*template.Template{}, locales: map[string]bool{}}
@@ -72,7 +87,7 @@ func parseLinkPages(fsys fs.FS) (*linkPages, error) {
 		return nil, err
 	}
 	parse := func(files ...string) (*template.Template, error) {
-		t, err := template.New("layout.html").Option("missingkey=zero").ParseFS(fsys, files...)
+		t, err := template.New("layout.html").Option("missingkey=zero").Funcs(linkFuncs).ParseFS(fsys, files...)
 		if err != nil {
 			return nil, err
 		}
@@ -289,6 +304,10 @@ func (s *Server) answerLink(c *gin.Context) {
 		return
 	}
 
+	if r.link.AnswerUpdate == domain.AnswerStored {
+		s.storeLinkAnswer(r, answer, values)
+		return
+	}
 	s.waitForWorkflow(c) // the answer goes to the workflow
 	ctx := c.Request.Context()
 	at := s.now().UTC()
@@ -316,6 +335,38 @@ func (s *Server) answerLink(c *gin.Context) {
 		s.log.Warn("record link answer", "err", err, "link_id", r.link.ID)
 	}
 	// The thank-you page sees the answer: it may thank a decline otherwise than a yes.
+	s.renderLink(r, "thanks", linkView{Values: values}, nil)
+}
+
+// linkAnswered acts, for a purpose, on an answer that the request stored itself
+// (domain.AnswerStored): a survey's starts a detractor's return visit. A process's own
+// file adds its entry. It runs after the answer is stored, on a context that outlives
+// the request; what it fails to do, the process catches up itself.
+var linkAnswered = map[string]func(s *Server, ctx context.Context, l store.CustomerLink, answer map[string]any, at time.Time){}
+
+// storeLinkAnswer stores the answer of a link no workflow waits for, exactly once and
+// before its expiry (the row's update decides: a second answer finds it answered, a
+// late one expired), then runs the purpose's linkAnswered and thanks the customer.
+func (s *Server) storeLinkAnswer(r linkRequest, answer map[string]any, values map[string]string) {
+	ctx := r.c.Request.Context()
+	at := s.now().UTC()
+	switch err := store.RecordLinkAnswer(ctx, s.st.Pool, r.link.ID, answer, at); {
+	case errors.Is(err, store.ErrConflict):
+		s.renderLink(r, "answered", linkView{}, nil)
+		return
+	case errors.Is(err, store.ErrExpired):
+		s.renderLink(r, "expired", linkView{}, nil)
+		return
+	case err != nil:
+		s.log.Error("store link answer", "err", err, "link_id", r.link.ID)
+		s.renderLink(r, "failed", linkView{Values: values}, nil)
+		return
+	}
+	if then := linkAnswered[r.link.Purpose]; then != nil {
+		actx, cancel := s.afterwards(ctx)
+		defer cancel()
+		then(s, actx, r.link, answer, at)
+	}
 	s.renderLink(r, "thanks", linkView{Values: values}, nil)
 }
 

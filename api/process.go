@@ -102,7 +102,7 @@ func (s *Server) startCase(ctx context.Context, u store.User, p domain.Process, 
 func createScope(p domain.Process) string { return http.MethodPost + " " + createPath(p) }
 
 // createPath is the path of process p's create route (and, with "/<id>", of a case).
-func createPath(p domain.Process) string { return "/api/v1/" + p.Name + "s" }
+func createPath(p domain.Process) string { return "/api/v1/" + p.CasePath() }
 
 // createdBody is the 201 body startCase stored (or replays) as T, or err.
 func createdBody[T any](res store.IdempotentResult, err error) (T, error) {

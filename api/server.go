@@ -37,7 +37,10 @@ type Config struct {
 	ContractPolicy  domain.ContractPolicy // zero: domain.DefaultContractPolicy()
 	OrderPolicy     domain.OrderPolicy    // zero: domain.DefaultOrderPolicy()
 	TaskQueue       string                // default domain.TaskQueue
-	UpdateTimeout   time.Duration         // how long complete and feedback wait for the workflow (default 30s)
+	// SurveyZone is the IANA time zone the survey programmes' Schedules run in, e.g.
+	// "Etc/GMT-8" for the company's UTC+8 ("": UTC).
+	SurveyZone    string
+	UpdateTimeout time.Duration // how long complete and feedback wait for the workflow (default 30s)
 	// DBTimeout bounds a request's database work (default 5s): a database that does not
 	// answer gives a 503 instead of a hung request. Routes that wait for a workflow get
 	// UpdateTimeout on top.

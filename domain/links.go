@@ -28,6 +28,12 @@ const (
 // its workflow (argument LinkAnswer, result LinkAnswerResult).
 const UpdateLinkAnswer = "customer-link-answer"
 
+// AnswerStored, as a link's AnswerUpdate, says that no workflow waits for the answer:
+// the /c/{token} request stores it (exactly once, before the expiry) and the process
+// reads it from the store. For links sent by the thousand, such as a survey cycle's,
+// whose workflow counts answers rather than acting on each.
+const AnswerStored = "store"
+
 // Rejections of the customer-link-answer validator besides ErrTypeInvalidData (422).
 const (
 	ErrTypeLinkAnswered = "LinkAnswered" // answered before → 409

@@ -24,6 +24,17 @@ type Process struct {
 	// …): the form of each purpose's page and the check of its answer. The page itself is
 	// api/templates/links/<purpose>.<locale>.html.
 	Links map[string]LinkPurpose
+	// Path is the URL segment of its cases under /api/v1 ("" for Name + "s": complaints,
+	// orders); a survey cycle is at survey-cycles/{id}.
+	Path string
+}
+
+// CasePath is the URL segment of the process's cases under /api/v1.
+func (p Process) CasePath() string {
+	if p.Path != "" {
+		return p.Path
+	}
+	return p.Name + "s"
 }
 
 // WorkflowID is the Temporal workflow id of the case with business id id:

@@ -185,10 +185,34 @@ func (o *Outbox) deliver(ctx context.Context, in domain.SendEmailInput, e store.
 	return result(e), nil
 }
 
-// enqueue renders the message and inserts its outbox row unless the key has one, then
-// loads the row. A message that does not render is stored as failed, with its audit
-// event, so the failure is visible rather than retried forever.
-func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.Email, error) {
+// QueueMany writes the outbox rows of many e-mails in one round trip, once per
+// idempotency key, without calling the provider: for a process that mails by the
+// thousand (a survey cycle's invitations), which delivers them later by key prefix. An
+// e-mail that does not render is stored as failed, as Queue does.
+func (o *Outbox) QueueMany(ctx context.Context, ins []domain.SendEmailInput) error {
+	var rows []store.Email
+	for _, in := range ins {
+		if in.IdempotencyKey == "" || in.To.Email == "" {
+			return temporal.NewNonRetryableApplicationError(
+				"send e-mail: idempotency key and recipient are required", "InvalidEmail", nil)
+		}
+		row, renderErr := o.render(in)
+		if renderErr != nil {
+			if _, err := o.enqueue(ctx, in); err != nil {
+				return err
+			}
+			continue
+		}
+		rows = append(rows, row)
+	}
+	if err := store.InsertEmails(ctx, o.Store, rows); err != nil {
+		return fmt.Errorf("enqueue %d e-mails: %w", len(rows), err)
+	}
+	return nil
+}
+
+// render makes the outbox row of in: its message rendered, or the render error.
+func (o *Outbox) render(in domain.SendEmailInput) (store.Email, error) {
 	row := store.Email{
 		ID:             domain.NewID("eml"),
 		IdempotencyKey: in.IdempotencyKey,
@@ -200,8 +224,16 @@ func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.E
 		ProcessID:      in.ProcessID,
 		WorkflowID:     in.WorkflowID,
 	}
-	var renderErr error
-	row.Subject, row.Text, row.HTML, renderErr = Render(in.Template, row.Locale, in.Data)
+	var err error
+	row.Subject, row.Text, row.HTML, err = Render(in.Template, row.Locale, in.Data)
+	return row, err
+}
+
+// enqueue renders the message and inserts its outbox row unless the key has one, then
+// loads the row. A message that does not render is stored as failed, with its audit
+// event, so the failure is visible rather than retried forever.
+func (o *Outbox) enqueue(ctx context.Context, in domain.SendEmailInput) (store.Email, error) {
+	row, renderErr := o.render(in)
 	if renderErr == nil { // the usual case, in one round trip
 		var e store.Email
 		if err := o.Store.Pipeline(ctx, func(b *pgx.Batch) error { store.QueueInsertEmail(b, row, &e); return nil }); err != nil {

@@ -99,6 +99,19 @@ func QueueInsertEmail(b *pgx.Batch, e Email, out *Email) {
 	queueEmailRow(b, "idempotency_key", e.IdempotencyKey, out)
 }
 
+// InsertEmails inserts many outbox rows in one round trip, each unless its key has one.
+func InsertEmails(ctx context.Context, s *Store, rows []Email) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.Pipeline(ctx, func(b *pgx.Batch) error {
+		for _, e := range rows {
+			b.Queue(insertEmailSQL, insertEmailArgs(e)...)
+		}
+		return nil
+	})
+}
+
 // queueEmailRow queues on b the read of the outbox row whose column equals value into out.
 func queueEmailRow(b *pgx.Batch, column string, value any, out *Email) {
 	b.Queue(`SELECT `+emailColumns+` FROM emails WHERE `+column+` = $1`, value).QueryRow(func(row pgx.Row) error {
@@ -133,6 +146,19 @@ func (s *Store) UnsettledEmailKeys(ctx context.Context, prefix string) ([]string
 	rows, err := s.Pool.Query(ctx, `SELECT idempotency_key FROM emails
 		WHERE starts_with(idempotency_key, $1) AND status IN ('queued', 'sending')
 		ORDER BY idempotency_key`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// UnsettledEmailsOf lists, by key after after (at most limit), the keys of a process
+// case's e-mails that have not left the outbox: what a bulk sender (a survey cycle's
+// delivery) still has to deliver.
+func (s *Store) UnsettledEmailsOf(ctx context.Context, processID, after string, limit int) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT idempotency_key FROM emails
+		WHERE process_id = $1 AND status IN ('queued', 'sending') AND idempotency_key > $2
+		ORDER BY idempotency_key LIMIT $3`, processID, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,31 @@ func scanLink(row pgx.Row) (CustomerLink, error) {
 // already, and returns the stored link: a retried activity gets the row of its first
 // attempt. created reports whether this call inserted it.
 func CreateCustomerLink(ctx context.Context, q Querier, in domain.CreateLinkInput, tokenHash []byte) (l CustomerLink, created bool, err error) {
+	tag, err := q.Exec(ctx, insertLinkSQL, insertLinkArgs(in, tokenHash)...)
+	if err != nil {
+		return CustomerLink{}, false, err
+	}
+	l, err = CustomerLinkByID(ctx, q, domain.LinkID(in.Key))
+	return l, tag.RowsAffected() == 1, err
+}
+
+// CreateCustomerLinks stores many links in one round trip, each with its token hash,
+// unless its key has one: a retried batch inserts nothing new.
+func CreateCustomerLinks(ctx context.Context, s *Store, ins []domain.CreateLinkInput, tokenHashes [][]byte) error {
+	return s.Pipeline(ctx, func(b *pgx.Batch) error {
+		for i, in := range ins {
+			b.Queue(insertLinkSQL, insertLinkArgs(in, tokenHashes[i])...)
+		}
+		return nil
+	})
+}
+
+const insertLinkSQL = `INSERT INTO customer_links (id, key, token_hash, purpose, process, process_id, workflow_id,
+		round, customer_id, customer_email, customer_name, locale, context, answer_update, expires_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	ON CONFLICT (key) DO NOTHING`
+
+func insertLinkArgs(in domain.CreateLinkInput, tokenHash []byte) []any {
 	update := in.AnswerUpdate
 	if update == "" {
 		update = domain.UpdateLinkAnswer
@@ -76,18 +101,9 @@ func CreateCustomerLink(ctx context.Context, q Querier, in domain.CreateLinkInpu
 	if ctxJSON == nil {
 		ctxJSON = map[string]any{}
 	}
-	tag, err := q.Exec(ctx, `INSERT INTO customer_links (id, key, token_hash, purpose, process, process_id, workflow_id,
-			round, customer_id, customer_email, customer_name, locale, context, answer_update, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		ON CONFLICT (key) DO NOTHING`,
-		domain.LinkID(in.Key), in.Key, tokenHash, in.Purpose, in.Process, in.ProcessID, in.WorkflowID, in.Round,
+	return []any{domain.LinkID(in.Key), in.Key, tokenHash, in.Purpose, in.Process, in.ProcessID, in.WorkflowID, in.Round,
 		in.Customer.ID, in.Customer.Email, in.Customer.Name, in.Customer.Locale, ctxJSON, update,
-		in.ExpiresAt.UTC(), in.At.UTC())
-	if err != nil {
-		return CustomerLink{}, false, err
-	}
-	l, err = CustomerLinkByID(ctx, q, domain.LinkID(in.Key))
-	return l, tag.RowsAffected() == 1, err
+		in.ExpiresAt.UTC(), in.At.UTC()}
 }
 
 // RetokenCustomerLink gives the unanswered link id a new token hash: for a link whose

@@ -50,6 +50,15 @@ func (m *recordingMail) Queue(ctx context.Context, in domain.SendEmailInput) (do
 	return m.Send(ctx, in)
 }
 
+func (m *recordingMail) QueueMany(ctx context.Context, ins []domain.SendEmailInput) error {
+	for _, in := range ins {
+		if _, err := m.Send(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (m *recordingMail) Deliver(_ context.Context, key string) (domain.SendEmailResult, error) {
 	return m.Send(context.Background(), domain.SendEmailInput{IdempotencyKey: key})
 }

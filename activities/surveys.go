@@ -1,0 +1,171 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/time/rate"
+
+	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
+)
+
+// The survey cycle's side effects. A cycle works in batches, so that its history does
+// not grow with the number of customers: each batch invites (or reminds) up to a
+// thousand customers in a few round trips, and one delivery activity hands the queued
+// e-mails to the provider at SurveyMailRate, heartbeating its progress.
+
+// surveyPolicy is the policy in force.
+func (a *Activities) surveyPolicy() domain.SurveyPolicy {
+	if a.Config.SurveyPolicy != nil {
+		return *a.Config.SurveyPolicy
+	}
+	return domain.DefaultSurveyPolicy()
+}
+
+// OpenSurveyCycle writes the cycle's row (inviting), once, and returns the survey
+// policy in force, which the cycle then runs under (it is kept in its history).
+func (a *Activities) OpenSurveyCycle(ctx context.Context, in domain.OpenSurveyCycleInput) (domain.SurveyPolicy, error) {
+	if in.CycleID == "" || in.WorkflowID == "" || !domain.In(in.Audience, domain.SurveyAudiences) {
+		return domain.SurveyPolicy{}, invalidInput("survey cycle needs an id, a workflow id and a known audience")
+	}
+	err := store.OpenSurveyCycle(ctx, a.Store.Pool, in)
+	if errors.Is(err, store.ErrNotFound) {
+		return domain.SurveyPolicy{}, invalidInput("survey programme " + in.ProgrammeID + " does not exist")
+	}
+	return a.surveyPolicy(), err
+}
+
+// InviteSurveyBatch invites the next batch of the cycle's audience: a survey link and
+// its invitation e-mail (queued) for each customer not in their quiet period. A retried
+// batch invites nobody twice (links and e-mails are keyed by cycle and customer).
+func (a *Activities) InviteSurveyBatch(ctx context.Context, in domain.InviteSurveyBatchInput) (domain.InviteSurveyBatchResult, error) {
+	if in.CycleID == "" || in.Limit < 1 || in.ExpiresAt.IsZero() {
+		return domain.InviteSurveyBatchResult{}, invalidInput("survey batch needs a cycle, a limit and an expiry")
+	}
+	customers, err := store.SurveyAudienceBatch(ctx, a.Store.Pool, in)
+	if err != nil {
+		return domain.InviteSurveyBatchResult{}, err
+	}
+	res := domain.InviteSurveyBatchResult{Done: len(customers) < in.Limit}
+	var links []domain.CreateLinkInput
+	for _, c := range customers {
+		res.Last = c.ID
+		if c.Quiet {
+			res.Skipped++
+			continue
+		}
+		links = append(links, domain.CreateLinkInput{
+			Key: in.WorkflowID + "/invite/" + c.ID, Purpose: domain.PurposeSurvey, Process: domain.ProcessSurvey,
+			ProcessID: in.CycleID, WorkflowID: in.WorkflowID, Round: 1, Customer: c.LinkCustomer,
+			Context:  map[string]any{"cycle_id": in.CycleID},
+			Template: domain.TmplSurveyInvitation, ExpiresAt: in.ExpiresAt, At: in.At,
+			AnswerUpdate: domain.AnswerStored,
+		})
+	}
+	if err := a.openLinks(ctx, links); err != nil {
+		return domain.InviteSurveyBatchResult{}, err
+	}
+	res.Invited = len(links)
+	return res, nil
+}
+
+// SetSurveyCycle records the cycle's status, count invited, close time and figures.
+func (a *Activities) SetSurveyCycle(ctx context.Context, in domain.SetSurveyCycleInput) error {
+	return store.SetSurveyCycle(ctx, a.Store.Pool, in)
+}
+
+// surveyMailRate is the provider rate of survey mail, e-mails a second.
+func (a *Activities) surveyMailRate() float64 {
+	if a.Config.SurveyMailRate > 0 {
+		return a.Config.SurveyMailRate
+	}
+	return 50
+}
+
+// DeliverSurveyMail hands every e-mail of the cycle still in the outbox to the provider,
+// at most SurveyMailRate a second, each exactly once (the outbox's lease and idempotency
+// key), heartbeating the count. A 429, 5xx or network error fails the activity, which
+// is retried and takes up what is left; an e-mail that fails for good is counted and
+// logged (a survey invitation that cannot reach a customer opens no task).
+func (a *Activities) DeliverSurveyMail(ctx context.Context, in domain.DeliverSurveyMailInput) (domain.DeliverSurveyMailResult, error) {
+	var res domain.DeliverSurveyMailResult
+	limiter := rate.NewLimiter(rate.Limit(a.surveyMailRate()), 1)
+	after := ""
+	for {
+		keys, err := a.Store.UnsettledEmailsOf(ctx, in.CycleID, after, 500)
+		if err != nil {
+			return res, err
+		}
+		if len(keys) == 0 {
+			return res, nil
+		}
+		for _, key := range keys {
+			if err := limiter.Wait(ctx); err != nil {
+				return res, err
+			}
+			r, err := a.Mail.Deliver(ctx, key)
+			switch {
+			case isNonRetryable(err):
+				a.logger(ctx).Warn("survey e-mail failed", "key", key, "err", err)
+				res.Failed++
+			case err != nil:
+				return res, fmt.Errorf("deliver %s: %w", key, err)
+			case r.Status == store.EmailFailed:
+				res.Failed++
+			default:
+				res.Sent++
+			}
+			after = key
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, res)
+			}
+		}
+	}
+}
+
+// RemindSurveyBatch queues reminder N to the next batch of the cycle's invitees who have
+// not answered, once each.
+func (a *Activities) RemindSurveyBatch(ctx context.Context, in domain.RemindSurveyBatchInput) (domain.RemindSurveyBatchResult, error) {
+	if in.CycleID == "" || in.N < 1 || in.Limit < 1 {
+		return domain.RemindSurveyBatchResult{}, invalidInput("survey reminder needs a cycle, a number and a limit")
+	}
+	links, err := store.OpenSurveyLinks(ctx, a.Store.Pool, in.CycleID, in.After, in.Limit, orNow(in.At))
+	if err != nil {
+		return domain.RemindSurveyBatchResult{}, err
+	}
+	res := domain.RemindSurveyBatchResult{Done: len(links) < in.Limit, Last: in.After}
+	if len(links) > 0 {
+		res.Last = links[len(links)-1].ID
+	}
+	res.Queued, err = a.remindLinks(ctx, links, in.N, domain.TmplSurveyReminder)
+	return res, err
+}
+
+// CloseSurveyCycle expires the cycle's unanswered links, computes its figures from the
+// answers, stores them with the status closed, and returns them with the improvements
+// they call for, each with the comments behind it.
+func (a *Activities) CloseSurveyCycle(ctx context.Context, in domain.CloseSurveyCycleInput) (domain.CloseSurveyCycleResult, error) {
+	if _, err := store.ExpireSurveyLinks(ctx, a.Store.Pool, in.CycleID); err != nil {
+		return domain.CloseSurveyCycleResult{}, err
+	}
+	answers, err := a.Store.SurveyAnswers(ctx, in.CycleID)
+	if err != nil {
+		return domain.CloseSurveyCycleResult{}, err
+	}
+	invited, err := store.CountSurveyLinks(ctx, a.Store.Pool, in.CycleID)
+	if err != nil {
+		return domain.CloseSurveyCycleResult{}, err
+	}
+	results := domain.Tally(invited, answers)
+	out := domain.CloseSurveyCycleResult{Results: results, Improvements: []domain.ImprovementWithNote{}}
+	for _, imp := range domain.ImprovementsNeeded(results, in.Policy) {
+		out.Improvements = append(out.Improvements, domain.ImprovementWithNote{Improvement: imp,
+			Comments: domain.ImprovementComments(imp.Rating, answers, in.Policy)})
+	}
+	err = store.SetSurveyCycle(ctx, a.Store.Pool, domain.SetSurveyCycleInput{CycleID: in.CycleID,
+		Status: domain.CycleClosed, Invited: invited, Results: &results, At: orNow(in.At)})
+	return out, err
+}
