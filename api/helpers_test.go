@@ -35,6 +35,7 @@ type fakeTemporal struct {
 	// context ending first fails it, as with the real client.
 	updateDelay time.Duration
 	healthErr   error
+	schedules   *fakeSchedules // ScheduleClient (surveys_test.go)
 }
 
 type startCall struct {

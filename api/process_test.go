@@ -7,17 +7,17 @@ import (
 	"github.com/serviceflow/serviceflow/workflows"
 )
 
-// Every process of the registry has its routes mounted, and a process without any
-// stops the server from being built.
+// Every process of the registry has its routes mounted (at least its case's, under its
+// CasePath), and a process without any stops the server from being built.
 func TestEveryProcessHasRoutes(t *testing.T) {
 	e := newEnv(t)
 	for _, d := range workflows.Registry {
 		found := false
 		for _, r := range e.srv.engine.Routes() {
-			found = found || (r.Method == "POST" && r.Path == "/api/v1/"+d.Name+"s")
+			found = found || (r.Method == "GET" && r.Path == "/api/v1/"+d.CasePath()+"/:id")
 		}
 		if !found {
-			t.Errorf("process %s: no POST /api/v1/%ss route", d.Name, d.Name)
+			t.Errorf("process %s: no GET /api/v1/%s/:id route", d.Name, d.CasePath())
 		}
 	}
 	saved := processRoutes[workflows.Registry[0].Name]

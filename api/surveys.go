@@ -149,7 +149,7 @@ func (s *Server) SurveyProgrammes(ctx context.Context, u store.User) ([]store.Su
 			s.log.Warn("describe schedule", "err", err, "programme_id", ps[i].ID)
 			continue
 		}
-		if len(d.Info.NextActionTimes) > 0 && !d.Schedule.State.Paused {
+		if len(d.Info.NextActionTimes) > 0 && ps[i].Status == domain.ProgrammeActive {
 			next := d.Info.NextActionTimes[0].UTC()
 			ps[i].NextRun = &next
 		}
@@ -166,7 +166,11 @@ func (s *Server) resumeProgramme(c *gin.Context) { s.setProgramme(c, domain.Prog
 // setProgramme pauses or resumes the programme of the path: its Schedule first, then
 // its row, so the row never says active while the Schedule is paused.
 func (s *Server) setProgramme(c *gin.Context, status string) {
-	p, err := s.SetProgrammeStatus(c.Request.Context(), me(c), c.Param("id"), status)
+	id, ok := pathID(c, "id", "survey programme")
+	if !ok {
+		return
+	}
+	p, err := s.SetProgrammeStatus(c.Request.Context(), me(c), id, status)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -220,8 +224,12 @@ func (s *Server) programmeFor(ctx context.Context, u store.User, id string) (sto
 // runProgramme starts a cycle of the programme now (201, the cycle), whether or not the
 // programme is paused: a paused programme's calendar is stopped, not its use.
 func (s *Server) runProgramme(c *gin.Context) {
+	id, ok := pathID(c, "id", "survey programme")
+	if !ok {
+		return
+	}
 	s.waitForWorkflow(c)
-	res, err := s.RunProgramme(c.Request.Context(), me(c), c.Param("id"), c.GetHeader("Idempotency-Key"))
+	res, err := s.RunProgramme(c.Request.Context(), me(c), id, c.GetHeader("Idempotency-Key"))
 	if err != nil {
 		s.failCreate(c, err)
 		return

@@ -17,6 +17,7 @@ var Registry = []Definition{
 	{Process: domain.ComplaintProcess, Workflow: ComplaintWorkflow},
 	{Process: domain.ContractProcess, Workflow: ContractWorkflow},
 	{Process: domain.OrderProcess, Workflow: OrderWorkflow},
+	{Process: domain.SurveyProcess, Workflow: SurveyCycleWorkflow},
 }
 
 // Lookup returns the process named name.
