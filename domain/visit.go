@@ -98,7 +98,9 @@ type VisitInput struct {
 	Process   string `json:"process"`
 	ProcessID string `json:"process_id"`
 	// Key tells apart the visits of one case (VisitID).
-	Key      string        `json:"key"`
+	Key string `json:"key"`
+	// Seq is a plan visit's place in its plan, from 1 (0: a detractor's visit).
+	Seq      int           `json:"seq,omitempty"`
 	Customer VisitCustomer `json:"customer"`
 	Rep      string        `json:"rep"` // the username of the rep who visits
 	// Method is how the visit is made; "" lets the rep choose it in the record (a
@@ -158,9 +160,11 @@ type VisitRecord struct {
 
 // VisitOutcome is what a visit's status query and result report, and its read model.
 type VisitOutcome struct {
-	ID         string        `json:"id"`
-	Process    string        `json:"process"`
-	ProcessID  string        `json:"process_id"`
+	ID        string `json:"id"`
+	Process   string `json:"process"`
+	ProcessID string `json:"process_id"`
+	// Seq is a plan visit's place in its plan, from 1 (0 for a detractor's visit).
+	Seq        int           `json:"seq,omitempty"`
 	Customer   VisitCustomer `json:"customer"`
 	Rep        string        `json:"rep"`
 	Method     string        `json:"method,omitempty"` // planned; the record's once recorded
