@@ -216,6 +216,15 @@ func VisitRecordForm(method string) []FormField {
 // AppointmentForm is the appointment task's form: the time agreed with the customer.
 var AppointmentForm = []FormField{{Name: FieldAgreedAt, Type: "datetime", Required: true}}
 
+// ValidateAppointment checks the appointment's agreed time beyond its form's type: in
+// the years 2000–2999. It is pure: it runs in the complete-task Update's validator.
+func ValidateAppointment(data map[string]any) []FieldError {
+	if at, ok := ParseFormTime(data[FieldAgreedAt]); !ok || at.Year() < 2000 || at.Year() > 2999 {
+		return []FieldError{{Field: FieldAgreedAt, Message: "must be a time (RFC 3339) between 2000 and 2999"}}
+	}
+	return nil
+}
+
 // ValidateVisitRecord checks a visit record's data beyond its form's types (the form
 // has checked that each field has its type and the enum and list options): a time in
 // the years 2000–2999, at least one topic and each once, a satisfaction from 1 to 5,

@@ -66,6 +66,7 @@ func sampleData() map[string]map[string]any {
 		}),
 	}
 	maps.Copy(samples, orderSampleData())
+	maps.Copy(samples, visitSampleData())
 	return samples
 }
 
