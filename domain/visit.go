@@ -342,6 +342,16 @@ type VisitPlanInput struct {
 	ComplaintPolicy ComplaintPolicy `json:"complaint_policy"`
 }
 
+// NewVisitPlanState is a new plan's state, a draft: the row the API inserts before it
+// starts the workflow (store.InsertVisitPlan), and the workflow's first state.
+func NewVisitPlanState(in VisitPlanInput) VisitPlanState {
+	return VisitPlanState{
+		ID: in.ID, Title: in.Plan.Title, Status: PlanDraft, Plan: in.Plan,
+		CreatedBy: in.CreatedBy, CreatedAt: in.CreatedAt.UTC(),
+		Decisions: []VisitPlanDecision{}, VisitIDs: []string{}, OpenTasks: []string{},
+	}
+}
+
 // VisitPlanDecision is one decision on a submitted plan (the approval record).
 type VisitPlanDecision struct {
 	Round    int       `json:"round"`

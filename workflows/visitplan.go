@@ -37,7 +37,7 @@ func VisitPlanWorkflow(ctx workflow.Context, in domain.VisitPlanInput) (domain.V
 	if p.in.CreatedAt.IsZero() {
 		p.in.CreatedAt = utcNow(ctx)
 	}
-	p.st = NewVisitPlanState(p.in)
+	p.st = domain.NewVisitPlanState(p.in)
 	tasks, err := NewTasks(ctx, TasksConfig{
 		WorkflowID: p.wfID, Process: domain.ProcessVisitPlan, ProcessID: in.ID,
 		StatusFn: func() string { return p.st.Status },
@@ -62,16 +62,6 @@ func VisitPlanWorkflow(ctx workflow.Context, in domain.VisitPlanInput) (domain.V
 	}
 	err = p.tasks.Finish(ctx)
 	return p.state(), err
-}
-
-// NewVisitPlanState is a new plan's state, a draft: the row the API inserts before it
-// starts the workflow (store.InsertVisitPlan), and the workflow's first state.
-func NewVisitPlanState(in domain.VisitPlanInput) domain.VisitPlanState {
-	return domain.VisitPlanState{
-		ID: in.ID, Title: in.Plan.Title, Status: domain.PlanDraft, Plan: in.Plan,
-		CreatedBy: in.CreatedBy, CreatedAt: in.CreatedAt.UTC(),
-		Decisions: []domain.VisitPlanDecision{}, VisitIDs: []string{}, OpenTasks: []string{},
-	}
 }
 
 // run drafts and reviews the plan until it is approved, then runs its visits.
