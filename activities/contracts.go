@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -89,14 +90,28 @@ func (a *Activities) QueueNotice(ctx context.Context, in domain.NotifyInput) (do
 	return res, nil
 }
 
-// noticeRecipients resolves a notice's users and groups to usernames (sorted, each once)
+// noticeRecipients resolves a notice's users, managers (ManagersOf) and groups to
+// usernames (sorted, each once)
 // and returns the e-mail envelope and data every recipient's e-mail shares.
 func (a *Activities) noticeRecipients(ctx context.Context, in domain.NotifyInput) ([]string, domain.SendEmailInput, map[string]any, error) {
-	members, err := store.UsernamesInGroups(ctx, a.Store.Pool, in.Groups)
+	groups := in.Groups
+	var managers []string
+	for _, u := range in.ManagersOf {
+		c, err := store.LookupUser(ctx, a.Store.Pool, u)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, domain.SendEmailInput{}, nil, err
+		}
+		if c.Manager != "" {
+			managers = append(managers, c.Manager)
+		} else {
+			groups = append(slices.Clone(groups), in.ManagerFallback...)
+		}
+	}
+	members, err := store.UsernamesInGroups(ctx, a.Store.Pool, groups)
 	if err != nil {
 		return nil, domain.SendEmailInput{}, nil, err
 	}
-	to := append(slices.Clone(in.Users), members...)
+	to := append(append(slices.Clone(in.Users), managers...), members...)
 	slices.Sort(to)
 	to = slices.Compact(to)
 	base := domain.SendEmailInput{

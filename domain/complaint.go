@@ -115,22 +115,24 @@ func NeedsApproval(resolutionType string) bool {
 
 // ComplaintInput starts the complaint workflow. The API fills it after validation.
 type ComplaintInput struct {
-	ID            string          `json:"id"`
-	CustomerID    string          `json:"customer_id"`
-	CustomerName  string          `json:"customer_name"`
-	CustomerEmail string          `json:"customer_email"`
-	CustomerTier  string          `json:"customer_tier"`
-	Locale        string          `json:"locale"`
-	OwnerRep      string          `json:"owner_rep"` // username of the sales rep owning the customer
-	Channel       string          `json:"channel"`
-	Subject       string          `json:"subject"`
-	Description   string          `json:"description"`
-	Severity      string          `json:"severity"`
-	Category      string          `json:"category,omitempty"`
-	OrderID       string          `json:"order_id,omitempty"`
-	FiledBy       string          `json:"filed_by"` // username
-	ReceivedAt    time.Time       `json:"received_at"`
-	Policy        ComplaintPolicy `json:"policy"`
+	ID            string `json:"id"`
+	CustomerID    string `json:"customer_id"`
+	CustomerName  string `json:"customer_name"`
+	CustomerEmail string `json:"customer_email"`
+	CustomerTier  string `json:"customer_tier"`
+	Locale        string `json:"locale"`
+	OwnerRep      string `json:"owner_rep"` // username of the sales rep owning the customer
+	Channel       string `json:"channel"`
+	Subject       string `json:"subject"`
+	Description   string `json:"description"`
+	Severity      string `json:"severity"`
+	Category      string `json:"category,omitempty"`
+	OrderID       string `json:"order_id,omitempty"`
+	// VisitID is the return visit that found the problem (channel "visit"), if any.
+	VisitID    string          `json:"visit_id,omitempty"`
+	FiledBy    string          `json:"filed_by"` // username
+	ReceivedAt time.Time       `json:"received_at"`
+	Policy     ComplaintPolicy `json:"policy"`
 }
 
 // Resolution is the outcome recorded by the resolve step.

@@ -675,14 +675,19 @@ type LedgerNoResult struct {
 // of Groups: deduplicated, in the recipient's own locale, exactly once per recipient
 // (idempotency key KeyPrefix + "/" + username).
 type NotifyInput struct {
-	KeyPrefix  string         `json:"key_prefix"`
-	Users      []string       `json:"users,omitempty"`
-	Groups     []string       `json:"groups,omitempty"`
-	Template   string         `json:"template"`
-	Data       map[string]any `json:"data"`
-	Process    string         `json:"process"`
-	ProcessID  string         `json:"process_id"`
-	WorkflowID string         `json:"workflow_id"`
+	KeyPrefix string   `json:"key_prefix"`
+	Users     []string `json:"users,omitempty"`
+	Groups    []string `json:"groups,omitempty"`
+	// ManagersOf adds the manager of each of these users, as the user directory has it
+	// when the notice is queued (a rep's manager, told of a need the rep found on a
+	// visit); one without a manager adds the members of the ManagerFallback groups.
+	ManagersOf      []string       `json:"managers_of,omitempty"`
+	ManagerFallback []string       `json:"manager_fallback,omitempty"`
+	Template        string         `json:"template"`
+	Data            map[string]any `json:"data"`
+	Process         string         `json:"process"`
+	ProcessID       string         `json:"process_id"`
+	WorkflowID      string         `json:"workflow_id"`
 }
 
 // NotifyResult lists the usernames e-mailed.

@@ -89,13 +89,15 @@ const (
 var VisitMethods = []string{VisitPhone, VisitOnSite, VisitOnline}
 
 // Visit plan statuses. A rejected plan goes back to draft, to be edited and resubmitted.
+// An approved plan is completed once every one of its visits has been recorded.
 const (
 	PlanDraft     = "draft"
 	PlanSubmitted = "submitted"
 	PlanApproved  = "approved"
+	PlanCompleted = "completed"
 )
 
-var PlanStatuses = []string{PlanDraft, PlanSubmitted, PlanApproved}
+var PlanStatuses = []string{PlanDraft, PlanSubmitted, PlanApproved, PlanCompleted}
 
 // NPS categories of an answer's NPS score (NPSCategory). Not to be confused with
 // IsDetractor, which also counts a low rating.
@@ -138,6 +140,18 @@ type SurveyPolicy struct {
 	// PlanLeadDays: a visit plan is submitted at least this many calendar days before
 	// its first visit: 7 (the seeds' "a week ahead").
 	PlanLeadDays int `json:"plan_lead_days"`
+	// UTCOffset is the company's time zone, as an offset from UTC (+8 h): "today" of a
+	// plan's submission and the day of a planned visit are taken there. A fixed offset,
+	// because workflow code may not read the zone database (as OrderPolicy.UTCOffset).
+	UTCOffset time.Duration `json:"utc_offset"`
+	// PlanApprovalSLA is the due time of the deputy GM's approve_visit_plan task: 48 h.
+	PlanApprovalSLA time.Duration `json:"plan_approval_sla"`
+	// VisitReminders are the fractions of a visit task's window (appointment,
+	// return_visit, approve_visit_plan) at which its holder is reminded: 0.5, 0.8.
+	VisitReminders []float64 `json:"visit_reminders"`
+	// EscalationStep: a late visit task escalates to the holder's manager at its due
+	// time, and this long after to the deputy GM: 24 h.
+	EscalationStep time.Duration `json:"escalation_step"`
 }
 
 // DefaultSurveyPolicy returns DOMAIN.md's and issue 13's defaults.
@@ -157,6 +171,8 @@ func DefaultSurveyPolicy() SurveyPolicy {
 			RatingAfterSalesService: RoleCustomerService,
 		},
 		PlanLeadDays: 7,
+		UTCOffset:    8 * time.Hour, PlanApprovalSLA: 48 * time.Hour,
+		VisitReminders: []float64{0.5, 0.8}, EscalationStep: 24 * time.Hour,
 	}
 }
 
@@ -174,7 +190,8 @@ func (p SurveyPolicy) Validate() error {
 		name string
 		d    time.Duration
 	}{{"close_after", p.CloseAfter}, {"quiet_period", p.QuietPeriod}, {"new_customer_after", p.NewCustomerAfter},
-		{"detractor_due", p.DetractorDue}, {"improvement_due", p.ImprovementDue}} {
+		{"detractor_due", p.DetractorDue}, {"improvement_due", p.ImprovementDue},
+		{"plan_approval_sla", p.PlanApprovalSLA}, {"escalation_step", p.EscalationStep}} {
 		if d.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", d.name))
 		}
@@ -191,7 +208,20 @@ func (p SurveyPolicy) Validate() error {
 	if p.PlanLeadDays < 0 {
 		errs = append(errs, errors.New("plan_lead_days: must be 0 or more"))
 	}
+	if p.UTCOffset <= -24*time.Hour || p.UTCOffset >= 24*time.Hour || p.UTCOffset%time.Minute != 0 {
+		errs = append(errs, errors.New("utc_offset: must be whole minutes within a day of UTC"))
+	}
+	for i, f := range p.VisitReminders {
+		if f <= 0 || f >= 1 || (i > 0 && f <= p.VisitReminders[i-1]) {
+			errs = append(errs, fmt.Errorf("visit_reminders[%d]: must be increasing fractions between 0 and 1", i))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Zone is the company's time zone (UTCOffset).
+func (p SurveyPolicy) Zone() *time.Location {
+	return time.FixedZone(fmt.Sprintf("UTC%+d", int(p.UTCOffset.Hours())), int(p.UTCOffset.Seconds()))
 }
 
 // Department is the department responsible for a rating ("" for an unknown rating).

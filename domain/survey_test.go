@@ -505,7 +505,7 @@ func TestSurveyConstants(t *testing.T) {
 	assert.Equal(t, []string{"service_attitude", "service_quality", "service_efficiency", "product_quality",
 		"after_sales_service"}, SurveyRatings)
 	assert.Equal(t, []string{"phone", "on_site", "online"}, VisitMethods)
-	assert.Equal(t, []string{"draft", "submitted", "approved"}, PlanStatuses)
+	assert.Equal(t, []string{"draft", "submitted", "approved", "completed"}, PlanStatuses)
 	assert.Equal(t, "survey", PurposeSurvey)
 	for _, s := range []string{StepReturnVisit, StepImprovement, StepAppointment, StepApproveVisitPlan} {
 		assert.Contains(t, []string{"return_visit", "improvement", "appointment", "approve_visit_plan"}, s)

@@ -32,8 +32,11 @@ type FieldError struct {
 
 // FormField describes one input of a task form.
 type FormField struct {
-	Name     string   `json:"name"`
-	Type     string   `json:"type"` // string | text | enum | money | integer | list
+	Name string `json:"name"`
+	// string | text | enum | money | integer | boolean | list | date | datetime. A list
+	// with Options is a multiple choice: each item one of them. A datetime is an RFC 3339
+	// time.
+	Type     string   `json:"type"`
 	Required bool     `json:"required"`
 	Options  []string `json:"options,omitempty"`
 	// Actions limits the field to these actions (empty: every action).

@@ -67,6 +67,7 @@ func sampleData() map[string]map[string]any {
 	}
 	maps.Copy(samples, orderSampleData())
 	maps.Copy(samples, surveySampleData())
+	maps.Copy(samples, visitSampleData())
 	return samples
 }
 

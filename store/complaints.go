@@ -26,14 +26,14 @@ func QueueInsertComplaint(b *pgx.Batch, in domain.ComplaintInput, status string,
 
 const insertComplaintSQL = `INSERT INTO complaints (id, workflow_id, customer_id, channel, subject,
 		description, status, category, severity, order_id, filed_by, received_at, response_due_at,
-		updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), $9, nullif($10, ''), $11, $12, $13, $12)
+		updated_at, visit_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), $9, nullif($10, ''), $11, $12, $13, $12, nullif($14, ''))
 	ON CONFLICT (id) DO NOTHING`
 
 func insertComplaintArgs(in domain.ComplaintInput, status string, responseDueAt time.Time) []any {
 	return []any{in.ID, domain.ComplaintWorkflowID(in.ID), in.CustomerID, in.Channel, in.Subject,
 		in.Description, status, in.Category, in.Severity, in.OrderID, in.FiledBy,
-		in.ReceivedAt.UTC(), responseDueAt.UTC()}
+		in.ReceivedAt.UTC(), responseDueAt.UTC(), in.VisitID}
 }
 
 // QueueUpdateComplaint queues on b the projection p of the complaint row: the status

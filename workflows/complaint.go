@@ -537,12 +537,16 @@ func (c *complaint) contactSpec(ctx workflow.Context, f MailFailure) TaskSpec {
 
 // taskContext is what every complaint task shows its actor; steps add their own keys.
 func (c *complaint) taskContext() map[string]any {
-	return map[string]any{
+	ctx := map[string]any{
 		"complaint_id": c.in.ID, "customer_id": c.in.CustomerID, "customer_name": c.in.CustomerName,
 		"customer_tier": c.in.CustomerTier, "channel": c.in.Channel, "subject": c.in.Subject,
 		"description": c.in.Description, "severity": c.st.Severity, "category": c.st.Category,
 		"response_due_at": c.st.ResponseDueAt, "order_id": c.in.OrderID, "owner": c.st.Owner,
 	}
+	if c.in.VisitID != "" { // only a visit's complaint shows it: the others' tasks are as before
+		ctx["visit_id"] = c.in.VisitID
+	}
+	return ctx
 }
 
 // spec fills what every complaint task shares: context (unless the step built its own

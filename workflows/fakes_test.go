@@ -185,14 +185,14 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		f.record(domain.ActNotify, in)
 		return domain.NotifyResult{Recipients: append(append([]string{}, in.Users...), in.Groups...)}, nil
 	})
-	// QueueNotice queues one e-mail per user and per group (a group stands for its
-	// members here).
+	// QueueNotice queues one e-mail per user, per group and per user whose manager it
+	// goes to (a group stands for its members here, a user for their manager).
 	reg(domain.ActQueueNotice, func(_ context.Context, in domain.NotifyInput) (domain.QueueNoticeResult, error) {
 		f.record(domain.ActQueueNotice, in)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		res := domain.QueueNoticeResult{Keys: []string{}, Recipients: []string{}}
-		for _, to := range append(append([]string{}, in.Users...), in.Groups...) {
+		for _, to := range append(append(append([]string{}, in.Users...), in.Groups...), in.ManagersOf...) {
 			key := in.KeyPrefix + "/" + to
 			f.queued[key] = in.Template
 			res.Keys, res.Recipients = append(res.Keys, key), append(res.Recipients, to)

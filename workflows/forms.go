@@ -66,8 +66,16 @@ func checkValue(f domain.FormField, v any) string {
 			return "must be a whole number"
 		}
 	case "list":
-		if _, ok := v.([]any); !ok {
+		items, ok := v.([]any)
+		if !ok {
 			return "must be a list"
+		}
+		if len(f.Options) > 0 {
+			for _, item := range items {
+				if s, _ := item.(string); !slices.Contains(f.Options, s) {
+					return "must list only " + strings.Join(f.Options, ", ")
+				}
+			}
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
@@ -77,6 +85,11 @@ func checkValue(f domain.FormField, v any) string {
 		s, _ := v.(string)
 		if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != len(time.DateOnly) {
 			return "must be a date YYYY-MM-DD"
+		}
+	case "datetime":
+		s, _ := v.(string)
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return "must be a time in RFC 3339, e.g. 2026-05-04T10:00:00+08:00"
 		}
 	case "string", "text", "enum":
 		s, ok := v.(string)

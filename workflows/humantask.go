@@ -62,6 +62,10 @@ type TaskSpec struct {
 	// Validate adds step-specific checks of the data after the form's own checks
 	// (ValidateForm). It must be pure: it runs in the Update validator.
 	Validate func(action string, data map[string]any) []domain.FieldError
+	// CommentRequired lists the actions that must come with a comment (a rejection that
+	// sends a plan back says why): without one the completion is invalid data on
+	// "comment".
+	CommentRequired []string
 }
 
 // TaskOutcome is how a task ended.
@@ -378,6 +382,9 @@ func (h *Tasks) check(req domain.CompleteTaskRequest) (*task, error) {
 			domain.ErrTypeInvalidAction)
 	}
 	errs := ValidateForm(t.spec.Form, req.Action, req.Data)
+	if slices.Contains(t.spec.CommentRequired, req.Action) && strings.TrimSpace(req.Comment) == "" {
+		errs = append(errs, domain.FieldError{Field: "comment", Message: "is required"})
+	}
 	if len(errs) == 0 && t.spec.Validate != nil {
 		errs = t.spec.Validate(req.Action, req.Data)
 	}
