@@ -248,7 +248,7 @@ func (s *Server) RunProgramme(ctx context.Context, u store.User, id, key string)
 		return store.IdempotentResult{}, problem(http.StatusForbidden, "only an admin runs survey programmes")
 	}
 	return s.startCase(ctx, u, domain.SurveyProcess, key, gin.H{"programme_id": id}, func(ctx context.Context, tx pgx.Tx, cid string) (any, any, error) {
-		in := domain.SurveyCycleInput{ProgrammeID: p.ID, Audience: p.Audience, StartedBy: u.Username}
+		in := domain.SurveyCycleInput{ID: cid, ProgrammeID: p.ID, Audience: p.Audience, StartedBy: u.Username}
 		err := store.OpenSurveyCycle(ctx, tx, domain.OpenSurveyCycleInput{CycleID: cid, WorkflowID: domain.SurveyProcess.WorkflowID(cid),
 			ProgrammeID: p.ID, Audience: p.Audience, StartedBy: u.Username, At: s.now().UTC()})
 		return in, CycleStarted{ID: cid, ProgrammeID: p.ID, Status: domain.CycleInviting}, err

@@ -160,7 +160,7 @@ func TestSurveyProgrammeSchedule(t *testing.T) {
 	var cy CycleStarted
 	run.decode(&cy)
 	start := e.tc.starts[len(e.tc.starts)-1]
-	if start.opts.ID != domain.SurveyProcess.WorkflowID(cy.ID) || domain.SurveyCycleID(start.opts.ID) != cy.ID {
+	if start.opts.ID != domain.SurveyProcess.WorkflowID(cy.ID) || start.args[0].(domain.SurveyCycleInput).ID != cy.ID {
 		t.Errorf("started %s for cycle %s", start.opts.ID, cy.ID)
 	}
 	got := e.do("GET", "/api/v1/survey-cycles/"+cy.ID, "dave", nil)

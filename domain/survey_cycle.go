@@ -32,14 +32,11 @@ var SurveyProcess = Process{
 	Path:      "survey-cycles",
 }
 
-// SurveyCycleID is the cycle id of a cycle workflow. A cycle run by hand (POST …/run)
-// has the id the API gave it (survey/svc_…). A scheduled run's workflow id ends with
-// the time the Schedule appends; its id is svc_ + a hash of the workflow id: short, fit
-// for a URL, and the same on every replay and retry.
+// SurveyCycleID is the cycle id of a scheduled cycle workflow (a cycle run by hand has
+// the id the API gave it, SurveyCycleInput.ID). Its workflow id ends with the time the
+// Schedule appends; its id is svc_ + a hash of the workflow id: short, fit for a URL,
+// and the same on every replay and retry.
 func SurveyCycleID(workflowID string) string {
-	if id, ok := SurveyProcess.BusinessID(workflowID); ok && strings.HasPrefix(id, SurveyProcess.IDPrefix+"_") && !strings.Contains(id, "/") {
-		return id
-	}
 	h := sha256.Sum256([]byte(workflowID))
 	return SurveyProcess.IDPrefix + "_" + strings.ToUpper(hex.EncodeToString(h[:10]))
 }
@@ -118,6 +115,9 @@ var SeedProgrammes = []NewSurveyProgramme{
 // step reads the policy in force from the worker (OpenSurveyCycle), so a Schedule made
 // long ago runs under today's configuration, and the history keeps what was used.
 type SurveyCycleInput struct {
+	// ID is the cycle id POST …/run gave it; "" for a scheduled run, whose id derives
+	// from its workflow id (SurveyCycleID).
+	ID          string `json:"id,omitempty"`
 	ProgrammeID string `json:"programme_id"`
 	Audience    string `json:"audience"`
 	// StartedBy is the user who ran the cycle by hand ("" for the Schedule).
@@ -130,14 +130,13 @@ const SurveyBatchSize = 1000
 
 // Activities of the survey cycle.
 const (
-	ActOpenSurveyCycle     = "OpenSurveyCycle"
-	ActInviteSurveyBatch   = "InviteSurveyBatch"
-	ActSetSurveyCycle      = "SetSurveyCycle"
-	ActDeliverSurveyMail   = "DeliverSurveyMail"
-	ActRemindSurveyBatch   = "RemindSurveyBatch"
-	ActCloseSurveyCycle    = "CloseSurveyCycle"
-	ActStartSurveyVisits   = "StartSurveyVisits"
-	ActSurveyImprovementOf = "SurveyImprovementOf"
+	ActOpenSurveyCycle   = "OpenSurveyCycle"
+	ActInviteSurveyBatch = "InviteSurveyBatch"
+	ActSetSurveyCycle    = "SetSurveyCycle"
+	ActDeliverSurveyMail = "DeliverSurveyMail"
+	ActRemindSurveyBatch = "RemindSurveyBatch"
+	ActCloseSurveyCycle  = "CloseSurveyCycle"
+	ActStartSurveyVisits = "StartSurveyVisits"
 )
 
 // E-mail templates of the survey (mail/templates/<locale>/survey/).
@@ -248,11 +247,4 @@ type StartSurveyVisitsInput struct {
 // StartSurveyVisitsResult counts the visits started by a catch-up.
 type StartSurveyVisitsResult struct {
 	Started int `json:"started"`
-}
-
-// DetractorVisitWorkflowID is the workflow id of the return visit of a detractor of a
-// cycle: one per cycle and customer, so that however often it is started (by the
-// answer's request, by a catch-up) there is exactly one return_visit task.
-func DetractorVisitWorkflowID(cycleID, customerID string) string {
-	return SurveyProcess.WorkflowID(cycleID + "/visit/" + customerID)
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -34,10 +36,17 @@ type Registry interface {
 }
 
 // RegisterWorkflows registers the workflow of every process in workflows.Registry under
-// its workflow type.
+// its workflow type, and its children under theirs (each once).
 func RegisterWorkflows(r WorkflowRegistry) {
+	children := map[string]bool{}
 	for _, d := range workflows.Registry {
 		r.RegisterWorkflowWithOptions(d.Workflow, workflow.RegisterOptions{Name: d.WorkflowType})
+		for _, name := range slices.Sorted(maps.Keys(d.Children)) {
+			if !children[name] {
+				children[name] = true
+				r.RegisterWorkflowWithOptions(d.Children[name], workflow.RegisterOptions{Name: name})
+			}
+		}
 	}
 }
 

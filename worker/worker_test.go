@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,8 +143,14 @@ func TestRegistryWorkflowsAreRegistered(t *testing.T) {
 	var want []string
 	for _, d := range workflows.Registry {
 		want = append(want, d.WorkflowType)
+		for name := range d.Children {
+			if !slices.Contains(want, name) {
+				want = append(want, name)
+			}
+		}
 	}
-	assert.Equal(t, want, reg.workflows)
+	assert.ElementsMatch(t, want, reg.workflows, "each process's workflow and children, each once")
+	assert.Contains(t, reg.workflows, domain.VisitWorkflowType)
 	assert.Contains(t, reg.workflows, "ComplaintWorkflow")
 	assert.Contains(t, reg.workflows, "ContractWorkflow")
 }

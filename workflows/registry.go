@@ -8,6 +8,10 @@ type Definition struct {
 	domain.Process
 	// Workflow is the workflow function, registered under Process.WorkflowType.
 	Workflow any
+	// Children are the workflows of the process that are no process of their own, by
+	// type name: a detractor's or a planned return visit (VisitWorkflow), whose tasks
+	// belong to the case that started it. Two processes may name the same one.
+	Children map[string]any
 }
 
 // Registry lists every process. The worker registers each workflow from it, the replay
@@ -17,7 +21,8 @@ var Registry = []Definition{
 	{Process: domain.ComplaintProcess, Workflow: ComplaintWorkflow},
 	{Process: domain.ContractProcess, Workflow: ContractWorkflow},
 	{Process: domain.OrderProcess, Workflow: OrderWorkflow},
-	{Process: domain.SurveyProcess, Workflow: SurveyCycleWorkflow},
+	{Process: domain.SurveyProcess, Workflow: SurveyCycleWorkflow,
+		Children: map[string]any{domain.VisitWorkflowType: VisitWorkflow}},
 }
 
 // Lookup returns the process named name.

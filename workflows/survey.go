@@ -26,8 +26,10 @@ import (
 // derived from its workflow id (domain.SurveyCycleID).
 func SurveyCycleWorkflow(ctx workflow.Context, in domain.SurveyCycleInput) (domain.CycleResults, error) {
 	info := workflow.GetInfo(ctx)
-	c := &surveyCycle{in: in, wfID: info.WorkflowExecution.ID, id: domain.SurveyCycleID(info.WorkflowExecution.ID),
-		status: domain.CycleInviting}
+	c := &surveyCycle{in: in, wfID: info.WorkflowExecution.ID, id: in.ID, status: domain.CycleInviting}
+	if c.id == "" {
+		c.id = domain.SurveyCycleID(c.wfID)
+	}
 	tasks, err := NewTasks(ctx, TasksConfig{WorkflowID: c.wfID, Process: domain.ProcessSurvey, ProcessID: c.id,
 		StatusFn: func() string { return c.status }})
 	if err != nil {
