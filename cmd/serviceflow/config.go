@@ -55,6 +55,13 @@ type Config struct {
 	ContractSpecialAt      string            `env:"SERVICEFLOW_CONTRACT_SPECIAL_THRESHOLD" envDefault:"500000.00 CNY" help:"an amount from here makes a contract special"`
 	ContractMajorAt        string            `env:"SERVICEFLOW_CONTRACT_MAJOR_THRESHOLD" envDefault:"5000000.00 CNY" help:"an amount from here makes a contract major"`
 	ContractRates          map[string]string `env:"SERVICEFLOW_CONTRACT_CNY_RATES" envDefault:"USD:7.2,EUR:7.8" help:"CNY value of one unit of each other currency"`
+	SurveyReminders        []time.Duration   `env:"SERVICEFLOW_SURVEY_REMINDERS" envDefault:"72h,168h" envSeparator:"," help:"when, after a survey cycle's invitations, those who have not answered are reminded (comma-separated)"`
+	SurveyCloseAfter       time.Duration     `env:"SERVICEFLOW_SURVEY_CLOSE_AFTER" envDefault:"336h" help:"a survey cycle closes this long after its invitations"`
+	SurveyQuietPeriod      time.Duration     `env:"SERVICEFLOW_SURVEY_QUIET_PERIOD" envDefault:"720h" help:"nobody is invited to a survey twice within it"`
+	SurveyDetractorDue     time.Duration     `env:"SERVICEFLOW_SURVEY_DETRACTOR_DUE" envDefault:"72h" help:"a detractor's return visit is due this long after the answer"`
+	SurveyThreshold        string            `env:"SERVICEFLOW_SURVEY_IMPROVEMENT_THRESHOLD" envDefault:"3.5" help:"a rating whose cycle average is below it opens an improvement task"`
+	SurveyPlanLeadDays     int               `env:"SERVICEFLOW_SURVEY_PLAN_LEAD_DAYS" envDefault:"7" help:"a visit plan is submitted at least this many days before its first visit"`
+	SurveyMailRate         float64           `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"survey e-mails handed to the provider per second"`
 }
 
 // LoadConfig reads the environment.
@@ -100,6 +107,12 @@ func (c Config) validate() error {
 	}
 	if c.WorkflowPollers < 2 || c.WorkflowPollers > 100 {
 		errs = append(errs, "SERVICEFLOW_WORKFLOW_TASK_POLLERS must be between 2 and 100")
+	}
+	if err := c.SurveyPolicy().Validate(); err != nil {
+		errs = append(errs, "the survey policy (SERVICEFLOW_SURVEY_*): "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if c.SurveyMailRate <= 0 {
+		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be positive")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, "MAIL_FROM: "+err.Error())
@@ -167,6 +180,15 @@ func (c Config) OrderPolicy() domain.OrderPolicy {
 	if r, err := c.contractRules(); err == nil {
 		p.Rates = r.Rates
 	}
+	return p
+}
+
+// SurveyPolicy builds the survey policy: DOMAIN.md's calendar and this house's defaults,
+// with the durations the environment sets.
+func (c Config) SurveyPolicy() domain.SurveyPolicy {
+	p := domain.DefaultSurveyPolicy()
+	p.Reminders, p.CloseAfter, p.QuietPeriod = c.SurveyReminders, c.SurveyCloseAfter, c.SurveyQuietPeriod
+	p.DetractorDue, p.ImprovementThreshold, p.PlanLeadDays = c.SurveyDetractorDue, c.SurveyThreshold, c.SurveyPlanLeadDays
 	return p
 }
 
