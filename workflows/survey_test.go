@@ -65,9 +65,9 @@ func (s *sentMail) to(suffix string) []string {
 // surveyHarness runs one SurveyCycleWorkflow over the customers of a test database.
 type surveyHarness struct {
 	harness
-	st     *store.Store
-	sent   *sentMail
-	cycle  string
+	st      *store.Store
+	sent    *sentMail
+	cycle   string
 	visits  []domain.StartSurveyVisitsInput
 	starter *fakeStarter
 }

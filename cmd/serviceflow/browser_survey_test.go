@@ -65,18 +65,16 @@ func TestBrowserSurveyCycleCharts(t *testing.T) {
 	}
 	defer st.Close()
 
-	// A programme row (its Schedule is not needed to show it) and a cycle with answers
-	// over three days, written as the cycle workflow and the /c/{token} route write them.
+	// A programme with its Schedule, and a cycle with answers over three days, written
+	// as the cycle workflow and the /c/{token} route write them.
 	now := time.Now().UTC()
 	started := now.Add(-72 * time.Hour)
 	bg := context.Background()
-	if _, err := st.Pool.Exec(bg, `INSERT INTO survey_programmes (id, name, audience, cadence, created_by)
-		VALUES ('svp_BROWSER', 'Tier A monthly', 'tier_a', 'monthly', 'admin')`); err != nil {
-		t.Fatal(err)
-	}
+	prog := s.must(201, "admin", "POST", "/api/v1/survey-programmes",
+		map[string]any{"name": "Tier A monthly", "audience": "tier_a", "cadence": "monthly"})["id"].(string)
 	const cycle = "svc_BROWSER1"
 	if _, err := st.Pool.Exec(bg, `INSERT INTO survey_cycles (id, workflow_id, programme_id, audience, status, invited, started_by, started_at, closes_at)
-		VALUES ($1, 'survey/'||$1, 'svp_BROWSER', 'tier_a', 'open', 10, 'admin', $2, $3)`, cycle, started, started.Add(14*24*time.Hour)); err != nil {
+		VALUES ($1, 'survey/'||$1, $4, 'tier_a', 'open', 10, 'admin', $2, $3)`, cycle, started, started.Add(14*24*time.Hour), prog); err != nil {
 		t.Fatal(err)
 	}
 	answered := []time.Time{now.Add(-48 * time.Hour), now.Add(-48 * time.Hour), now.Add(-24 * time.Hour), now}
@@ -180,12 +178,12 @@ func TestBrowserSurveyCycleCharts(t *testing.T) {
 		signIn(s.base, "admin", DevPassword),
 		chromedp.WaitVisible(`#nav-surveys`),
 		chromedp.Click(`#nav-surveys`),
-		chromedp.WaitVisible(`#run-svp_BROWSER`),
+		chromedp.WaitVisible(`#run-`+prog),
 	))
 	checkAccessible(t, admin, "the survey list with the admin's forms")
 	screenshot(t, admin, "surveys.png")
 	fail("run now", chromedp.Do(admin,
-		chromedp.Click(`#run-svp_BROWSER`),
+		chromedp.Click(`#run-`+prog),
 		chromedp.WaitVisible(`#survey-cycle`),
 	))
 	notice, err := textOf(admin, `p.notice`)
