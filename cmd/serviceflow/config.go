@@ -111,8 +111,8 @@ func (c Config) validate() error {
 	if err := c.SurveyPolicy().Validate(); err != nil {
 		errs = append(errs, "the survey policy (SERVICEFLOW_SURVEY_*): "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	if c.SurveyMailRate <= 0 {
-		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be positive")
+	if c.SurveyMailRate < 0.1 {
+		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be at least 0.1 (an e-mail each 10 s): a slower pass would outlast its heartbeat")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, "MAIL_FROM: "+err.Error())
