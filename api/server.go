@@ -36,6 +36,7 @@ type Config struct {
 	ComplaintPolicy domain.ComplaintPolicy
 	ContractPolicy  domain.ContractPolicy // zero: domain.DefaultContractPolicy()
 	OrderPolicy     domain.OrderPolicy    // zero: domain.DefaultOrderPolicy()
+	SurveyPolicy    domain.SurveyPolicy   // zero: domain.DefaultSurveyPolicy()
 	TaskQueue       string                // default domain.TaskQueue
 	// SurveyZone is the IANA time zone the survey programmes' Schedules run in, e.g.
 	// "Etc/GMT-8" for the company's UTC+8 ("": UTC).
@@ -80,6 +81,9 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 	}
 	if cfg.OrderPolicy.ReviewSLA <= 0 {
 		cfg.OrderPolicy = domain.DefaultOrderPolicy()
+	}
+	if cfg.SurveyPolicy.PlanApprovalSLA <= 0 {
+		cfg.SurveyPolicy = domain.DefaultSurveyPolicy()
 	}
 	if cfg.UpdateTimeout <= 0 {
 		cfg.UpdateTimeout = 30 * time.Second

@@ -92,10 +92,11 @@ func newOutbox(cfg Config, st *store.Store, log *slog.Logger) *mail.Outbox {
 
 // workerOptions wires the activities with their dependencies.
 func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logger) worker.Options {
+	survey := cfg.SurveyPolicy()
 	acts := &activities.Activities{
 		Store:  st,
 		Mail:   newOutbox(cfg, st, log),
-		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret)},
+		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret), SurveyPolicy: &survey},
 		Log:    log.With("component", "activities"),
 	}
 	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker"),
@@ -112,6 +113,7 @@ func newAPI(ctx context.Context, cfg Config, c client.Client, st *store.Store, l
 		ComplaintPolicy: cfg.ComplaintPolicy(),
 		ContractPolicy:  cfg.ContractPolicy(),
 		OrderPolicy:     cfg.OrderPolicy(),
+		SurveyPolicy:    cfg.SurveyPolicy(),
 		TaskQueue:       domain.TaskQueue,
 		UpdateTimeout:   cfg.UpdateTimeout,
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	ContractSpecialAt      string            `env:"SERVICEFLOW_CONTRACT_SPECIAL_THRESHOLD" envDefault:"500000.00 CNY" help:"an amount from here makes a contract special"`
 	ContractMajorAt        string            `env:"SERVICEFLOW_CONTRACT_MAJOR_THRESHOLD" envDefault:"5000000.00 CNY" help:"an amount from here makes a contract major"`
 	ContractRates          map[string]string `env:"SERVICEFLOW_CONTRACT_CNY_RATES" envDefault:"USD:7.2,EUR:7.8" help:"CNY value of one unit of each other currency"`
+	VisitPlanLeadDays      int               `env:"SERVICEFLOW_VISIT_PLAN_LEAD_DAYS" envDefault:"7" help:"a return-visit plan is submitted at least this many days before its first visit (0: a visit may be planned for today)"`
+	VisitPlanApprovalSLA   time.Duration     `env:"SERVICEFLOW_VISIT_PLAN_APPROVAL_SLA" envDefault:"48h" help:"the deputy GM's approval of a submitted return-visit plan"`
+	SurveyUTCOffset        time.Duration     `env:"SERVICEFLOW_SURVEY_UTC_OFFSET" envDefault:"8h" help:"the company's time zone for surveys and return visits, as an offset from UTC: the day of a planned visit and of a plan's submission"`
 }
 
 // LoadConfig reads the environment.
@@ -91,6 +94,9 @@ func (c Config) validate() error {
 			errs = append(errs, "SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS must be positive durations")
 			break
 		}
+	}
+	if err := c.SurveyPolicy().Validate(); err != nil {
+		errs = append(errs, "survey policy (SERVICEFLOW_VISIT_PLAN_*, SERVICEFLOW_SURVEY_UTC_OFFSET): "+err.Error())
 	}
 	if c.LinkSecret != "" && len(c.LinkSecret) < minLinkSecret {
 		errs = append(errs, fmt.Sprintf("SERVICEFLOW_LINK_SECRET must be at least %d characters", minLinkSecret))
@@ -167,6 +173,19 @@ func (c Config) OrderPolicy() domain.OrderPolicy {
 	if r, err := c.contractRules(); err == nil {
 		p.Rates = r.Rates
 	}
+	return p
+}
+
+// SurveyPolicy builds the policy of the survey process and its return-visit plans:
+// DOMAIN.md's and issue 13's defaults, with the plan's lead time and approval SLA and
+// the company's zone from the configuration.
+func (c Config) SurveyPolicy() domain.SurveyPolicy {
+	p := domain.DefaultSurveyPolicy()
+	p.PlanLeadDays = c.VisitPlanLeadDays
+	if c.VisitPlanApprovalSLA != 0 {
+		p.PlanApprovalSLA = c.VisitPlanApprovalSLA
+	}
+	p.UTCOffset = c.SurveyUTCOffset
 	return p
 }
 
