@@ -332,3 +332,16 @@ func visitPlanUpdateProblem(err error) *Problem {
 	}
 	return nil
 }
+
+// VisitReps are the usernames of the sales reps a plan's visits may name (the web
+// app's form offers them), for a sales manager; a 403 *Problem for anybody else.
+func (s *Server) VisitReps(ctx context.Context, u store.User) ([]string, error) {
+	if !s.access.MayMakeVisitPlan(u) {
+		return nil, problem(http.StatusForbidden, "only sales managers make visit plans")
+	}
+	return store.UsernamesWithRole(ctx, s.st.Pool, string(domain.RoleSalesRep))
+}
+
+// VisitPlanLeadDays is how many days before its first visit a plan is submitted at the
+// latest (the web app's form says so).
+func (s *Server) VisitPlanLeadDays() int { return s.cfg.SurveyPolicy.PlanLeadDays }
