@@ -320,8 +320,28 @@ func (s *Server) visitPlanAction(ctx context.Context, u store.User, r store.Visi
 		return domain.VisitPlanState{}, err
 	}
 	var st domain.VisitPlanState
-	err = s.sendUpdate(ctx, domain.VisitPlanWorkflowID(r.Plan.ID), name, req, &st, visitPlanUpdateProblem)
-	return st, err
+	if err := s.sendUpdate(ctx, domain.VisitPlanWorkflowID(r.Plan.ID), name, req, &st, visitPlanUpdateProblem); err != nil {
+		return st, err
+	}
+	s.settledPlan(ctx, st)
+	return st, nil
+}
+
+// settledPlan waits briefly for the plan's row to show what the workflow answered (its
+// status, round and title): the workflow writes it just after it answers a submission,
+// and a page or a GET that follows should not show the draft still.
+func (s *Server) settledPlan(ctx context.Context, st domain.VisitPlanState) {
+	deadline := time.Now().Add(s.settle)
+	for {
+		r, err := s.st.GetVisitPlan(ctx, st.ID)
+		if err == nil && r.Plan.Status == st.Status && r.Plan.Round == st.Round && r.Plan.Title == st.Title {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // visitPlanUpdateProblem maps the InvalidData rejection of a plan Update to a 422 naming

@@ -404,10 +404,10 @@ var contextOrder = []string{"subject", "title", "changed_since_rejected", "descr
 	"rejection_comment", "rejected_resolution", "score", "feedback_comment", "amendment", "reviews"}
 
 // contextHidden are context entries that are identifiers, not things to decide on.
-var contextHidden = []string{"complaint_id", "contract_id", "customer_id"}
+var contextHidden = []string{"complaint_id", "contract_id", "customer_id", "process", "process_id"}
 
 // enumKeys are context entries whose values are options of a form (labelled as there).
-var enumKeys = []string{"severity", "category", "resolution_type", "type", "channel"}
+var enumKeys = []string{"severity", "category", "resolution_type", "type", "channel", "method", "discussed"}
 
 // longText are context entries shown as paragraphs.
 var longText = []string{"description", "rejection_comment", "feedback_comment", "summary", "message", "reason", "comment"}
