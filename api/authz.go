@@ -172,8 +172,9 @@ func (Access) MayCreateCustomer(u store.User) bool {
 
 // Lists tells which cases of the process u may list: all of them, or (a sales rep) only
 // their own (their customers' complaints, the contracts they submitted); neither: 403.
+// Of a process only its viewers list (ViewersOnly: the visit plans), a rep lists none.
 func (a Access) Lists(u store.User, proc string) (all, own bool) {
-	return a.SeesAll(u, proc), u.HasRole(domain.RoleSalesRep)
+	return a.SeesAll(u, proc), u.HasRole(domain.RoleSalesRep) && !process(proc).ViewersOnly
 }
 
 // MayFileComplaint: any complaint viewer, and a sales rep for their own customers.
@@ -245,6 +246,22 @@ func (Access) MayRecordPayments(u store.User) bool { return u.HasRole(domain.Rol
 // MaySeeInvoices: finance, managers and admin list invoices.
 func (Access) MaySeeInvoices(u store.User) bool {
 	return u.HasRole(domain.RoleFinance) || u.HasRole(domain.ManagerRoles...)
+}
+
+// MayMakeVisitPlan: sales managers make return-visit plans.
+func (Access) MayMakeVisitPlan(u store.User) bool { return u.HasRole(domain.RoleSalesManager) }
+
+// VisitPlanParties: the sales manager who made the plan, while still one. The plan's
+// reps do not see it (it names other reps' customers): each sees their own visits
+// through their appointment and return_visit tasks.
+func VisitPlanParties(st domain.VisitPlanState) Parties {
+	return Parties{Users: []string{st.CreatedBy}, UsersRole: domain.RoleSalesManager}
+}
+
+// MayEditVisitPlan: the sales manager who made the plan edits and submits it (while it
+// is a draft: the workflow's rule).
+func (a Access) MayEditVisitPlan(u store.User, st domain.VisitPlanState) bool {
+	return a.MayMakeVisitPlan(u) && u.Username == st.CreatedBy
 }
 
 // NewAccess returns the access rules over st, as the API applies them.

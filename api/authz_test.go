@@ -94,6 +94,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	programme := map[string]any{"name": "Tier A", "audience": "tier_a", "cadence": "monthly"}
+	// A draft plan bob (the sales manager) made; the fake workflow answers its Updates.
+	e.insertVisitPlan("vpl_view", "bob", domain.PlanDraft)
+	e.fakeVisitPlanWorkflow()
 	customer := map[string]any{"name": "Initech", "email": "it@initech.test", "tier": "B", "owner": "alice"}
 	complete := map[string]any{"action": "accept", "data": map[string]any{"category": "product"}}
 
@@ -160,6 +163,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /api/v1/survey-programmes/:id/run", fixed("/api/v1/survey-programmes/svp_view/run"), nil, "404 403 403 403 404 403 404 404 404 403 403 404 201"},
 		{"GET /api/v1/survey-cycles", fixed("/api/v1/survey-cycles"), nil, "403 200 200 200 403 200 403 403 403 200 200 403 200"},
 		{"GET /api/v1/survey-cycles/:id", fixed("/api/v1/survey-cycles/svc_view"), nil, "404 200 200 200 404 200 404 404 404 200 200 404 200"},
+		// Visit plans: a sales manager makes them; their viewers (sales manager, deputy GM,
+		// general manager, admin) list and read every plan; its maker alone edits and
+		// submits it; a sales rep reads none (their visits come as tasks).
+		//                                                                                                   sr  sm  cs  svm fin qa  prd pur ops dgm gm  log adm
+		{"POST /api/v1/visit-plans", fixed("/api/v1/visit-plans"), visitPlanBody(), "403 201 403 403 403 403 403 403 403 403 403 403 403"},
+		{"GET /api/v1/visit-plans", fixed("/api/v1/visit-plans"), nil, "403 200 403 403 403 403 403 403 403 200 200 403 200"},
+		{"GET /api/v1/visit-plans/:id", fixed("/api/v1/visit-plans/vpl_view"), nil, "404 200 404 404 404 404 404 404 404 200 200 404 200"},
+		{"PUT /api/v1/visit-plans/:id", fixed("/api/v1/visit-plans/vpl_view"), visitPlanBody(), "404 200 404 404 404 404 404 404 404 403 403 404 403"},
+		{"POST /api/v1/visit-plans/:id/submit", fixed("/api/v1/visit-plans/vpl_view/submit"), nil, "404 200 404 404 404 404 404 404 404 403 403 404 403"},
 	}
 
 	covered := map[string]bool{}
@@ -195,6 +207,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"/api/v1/tasks?scope=all&limit=200": "/api/v1/tasks/", "/api/v1/escalations?limit=200": "/api/v1/escalations/",
 		"/api/v1/contracts?limit=200": "/api/v1/contracts/", "/api/v1/orders?limit=200": "/api/v1/orders/",
 		"/api/v1/survey-cycles?limit=200": "/api/v1/survey-cycles/",
+		"/api/v1/visit-plans?limit=200": "/api/v1/visit-plans/",
 	}
 	for _, role := range domain.AllRoles {
 		user := matrixUsers[role]

@@ -129,6 +129,12 @@ func TestBadInput(t *testing.T) {
 	e.fakeOrderWorkflow()
 	e.insertProgramme("svp_1", domain.AudienceAllActive)
 	insertSurveyLink(t, e, "svc_bad", "cus_acme", "tok_survey", time.Now().Add(time.Hour))
+	// Visit plans of bob: a draft a month ahead, a submitted one, a draft too soon to
+	// submit. The fake workflow answers their Updates as the visit plan workflow would.
+	e.insertVisitPlan("vpl_draft", "bob", domain.PlanDraft)
+	e.insertVisitPlan("vpl_sub", "bob", domain.PlanSubmitted)
+	e.insertVisitPlan("vpl_soon", "bob", domain.PlanDraft, daysAhead(3))
+	e.fakeVisitPlanWorkflow()
 
 	// Each POST with a JSON body: who may send it where, and a valid body.
 	type post struct{ path, user, valid string }
@@ -156,6 +162,9 @@ func TestBadInput(t *testing.T) {
 		"/api/v1/orders/:id/prepayments": {"/api/v1/orders/ord_review/prepayments", "erin",
 			`{"amount":{"amount":"100.00","currency":"CNY"},"reference":"BANK-2"}`},
 		"/api/v1/survey-programmes": {"/api/v1/survey-programmes", "admin", `{"name":"Q","audience":"all_active","cadence":"quarterly"}`},
+		"/api/v1/visit-plans": {"/api/v1/visit-plans", "bob",
+			`{"title":"Q3","visits":[{"customer_id":"cus_acme","method":"phone","planned_on":"2099-01-05","rep":"alice","purpose":"Check"}]}`},
+		"/api/v1/visit-plans/:id/submit": {"/api/v1/visit-plans/vpl_draft/submit", "bob", `{}`},
 	}
 	noBody := map[string]bool{"/api/v1/tasks/:id/claim": true, "/api/v1/tasks/:id/unclaim": true,
 		"/api/v1/survey-programmes/:id/pause": true, "/api/v1/survey-programmes/:id/resume": true, "/api/v1/survey-programmes/:id/run": true}
@@ -211,6 +220,14 @@ func TestBadInput(t *testing.T) {
 	prog := map[string]any{"name": "Quarterly", "audience": "all_active", "cadence": "quarterly"}
 	pay := map[string]any{"amount": price("100.00", "CNY"), "received_on": "2026-12-01", "reference": "BANK-1"}
 	prepay := map[string]any{"amount": price("100.00", "CNY"), "reference": "BANK-2"}
+	visit := func(kv ...any) map[string]any {
+		return with(map[string]any{"customer_id": "cus_acme", "method": "phone", "planned_on": "2099-01-05", "rep": "alice", "purpose": "Check"}, kv...)
+	}
+	vplan := map[string]any{"title": "Q3", "visits": []any{visit()}}
+	manyVisits := make([]any, domain.MaxPlanVisits+1)
+	for i := range manyVisits {
+		manyVisits[i] = visit()
+	}
 	manyLines := make([]any, domain.MaxOrderLines+1)
 	for i := range manyLines {
 		manyLines[i] = line()
@@ -460,6 +477,61 @@ func TestBadInput(t *testing.T) {
 		{"prepayment: after the credit check", "POST", "/api/v1/orders/ord_shipped/prepayments", "erin", prepay, 409, nil},
 		{"prepayment: not finance", "POST", "/api/v1/orders/ord_review/prepayments", "admin", prepay, 403, nil},
 
+		// visit plans: making one (the edge checks the customers and the reps)
+		{"visit plan: missing fields", "POST", "/api/v1/visit-plans", "bob", `{}`, 422, []string{"title", "visits"}},
+		{"visit plan: every bad field at once", "POST", "/api/v1/visit-plans", "bob",
+			`{"title":" ","visits":[{"customer_id":"cus_nope","method":"drive","planned_on":"2027-02-30","rep":"carol","purpose":" "}],"extra":1}`,
+			422, []string{"title", "extra", "visits[0].customer_id", "visits[0].method", "visits[0].planned_on", "visits[0].rep", "visits[0].purpose"}},
+		{"visit plan: no visits", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{}), 422, []string{"visits"}},
+		{"visit plan: too many visits", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", manyVisits), 422, []string{"visits"}},
+		{"visit plan: a null visit", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit(), nil}), 422, []string{"visits[1]"}},
+		{"visit plan: missing visit fields", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{map[string]any{}}), 422,
+			[]string{"visits[0].customer_id", "visits[0].method", "visits[0].planned_on", "visits[0].rep", "visits[0].purpose"}},
+		{"visit plan: unknown visit field", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit("when", "soon")}), 422, []string{"visits[0].when"}},
+		{"visit plan: visit field of the wrong type", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit("rep", 5)}), 422, []string{"visits[0].rep"}},
+		{"visit plan: unknown customer and rep", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit(), visit("customer_id", "cus_nope", "rep", "nobody")}), 422,
+			[]string{"visits[1].customer_id", "visits[1].rep"}},
+		{"visit plan: rep not a sales rep", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit("rep", "bob")}), 422, []string{"visits[0].rep"}},
+		{"visit plan: planned_on with a time", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit("planned_on", "2099-01-05T09:00:00Z")}), 422, []string{"visits[0].planned_on"}},
+		{"visit plan: planned in 1999", "POST", "/api/v1/visit-plans", "bob", with(vplan, "visits", []any{visit("planned_on", "1999-12-31")}), 422, []string{"visits[0].planned_on"}},
+		{"visit plan: over-long texts", "POST", "/api/v1/visit-plans", "bob",
+			with(vplan, "title", long(201), "visits", []any{visit("purpose", long(2001), "customer_id", long(201))}), 422,
+			[]string{"title", "visits[0].purpose", "visits[0].customer_id"}},
+		{"visit plan: NUL characters", "POST", "/api/v1/visit-plans", "bob", with(vplan, "title", "a\x00b", "visits", []any{visit("purpose", "\x00")}), 422,
+			[]string{"title", "visits[0].purpose"}},
+		{"visit plan: bad idempotency key", "POST", "/api/v1/visit-plans", "bob", vplan, 422, []string{"Idempotency-Key"}},
+		{"visit plan: not a sales manager", "POST", "/api/v1/visit-plans", "alice", vplan, 403, nil},
+		{"visit plan: not a sales manager, bad body", "POST", "/api/v1/visit-plans", "judy", `{"visits":5}`, 403, nil},
+		// visit plans: reading them
+		{"visit plan: not visible to a rep", "GET", "/api/v1/visit-plans/vpl_draft", "alice", nil, 404, nil},
+		{"visit plan: not visible to the role", "GET", "/api/v1/visit-plans/vpl_draft", "carol", nil, 404, nil},
+		{"visit plan: unknown id", "GET", "/api/v1/visit-plans/vpl_nope", "bob", nil, 404, nil},
+		{"visit plan: NUL id", "GET", "/api/v1/visit-plans/%00", "bob", nil, 404, nil},
+		{"visit plan: invalid UTF-8 id", "GET", "/api/v1/visit-plans/%ff%fe", "bob", nil, 404, nil},
+		{"visit plans: bad status and limit", "GET", "/api/v1/visit-plans?status=rejected&limit=0", "bob", nil, 422, []string{"status", "limit"}},
+		{"visit plans: hostile maker filter", "GET", "/api/v1/visit-plans?created_by=%00%ff", "judy", nil, 422, []string{"created_by"}},
+		{"visit plans: a rep lists none", "GET", "/api/v1/visit-plans", "alice", nil, 403, nil},
+		{"visit plans: wrong role, bad filter", "GET", "/api/v1/visit-plans?status=x", "erin", nil, 403, nil},
+		// visit plans: editing a draft (the whole plan) and submitting it
+		{"edit plan: every bad field", "PUT", "/api/v1/visit-plans/vpl_draft", "bob",
+			`{"title":"","visits":[{"customer_id":"cus_nope","method":"drive","planned_on":"soon","rep":"nobody","purpose":""}]}`,
+			422, []string{"title", "visits[0].customer_id", "visits[0].method", "visits[0].planned_on", "visits[0].rep", "visits[0].purpose"}},
+		{"edit plan: missing fields", "PUT", "/api/v1/visit-plans/vpl_draft", "bob", `{}`, 422, []string{"title", "visits"}},
+		{"edit plan: unknown field", "PUT", "/api/v1/visit-plans/vpl_draft", "bob", with(vplan, "status", "approved"), 422, []string{"status"}},
+		{"edit plan: empty body", "PUT", "/api/v1/visit-plans/vpl_draft", "bob", nil, 400, nil},
+		{"edit plan: malformed body", "PUT", "/api/v1/visit-plans/vpl_draft", "bob", `{"title":`, 400, nil},
+		{"edit plan: submitted", "PUT", "/api/v1/visit-plans/vpl_sub", "bob", vplan, 409, nil},
+		{"edit plan: not its maker", "PUT", "/api/v1/visit-plans/vpl_draft", "judy", vplan, 403, nil},
+		{"edit plan: not its maker, bad body", "PUT", "/api/v1/visit-plans/vpl_draft", "admin", `{"title":`, 403, nil},
+		{"edit plan: not visible", "PUT", "/api/v1/visit-plans/vpl_draft", "alice", vplan, 404, nil},
+		{"edit plan: unknown id", "PUT", "/api/v1/visit-plans/vpl_nope", "bob", vplan, 404, nil},
+		{"submit plan: the first visit too soon", "POST", "/api/v1/visit-plans/vpl_soon/submit", "bob", nil, 422, []string{"visits[0].planned_on"}},
+		{"submit plan: unknown field", "POST", "/api/v1/visit-plans/vpl_draft/submit", "bob", `{"to":"ken"}`, 422, []string{"to"}},
+		{"submit plan: submitted", "POST", "/api/v1/visit-plans/vpl_sub/submit", "bob", nil, 409, nil},
+		{"submit plan: not its maker", "POST", "/api/v1/visit-plans/vpl_draft/submit", "admin", nil, 403, nil},
+		{"submit plan: not visible", "POST", "/api/v1/visit-plans/vpl_draft/submit", "aaron", nil, 404, nil},
+		{"submit plan: unknown id", "POST", "/api/v1/visit-plans/vpl_nope/submit", "bob", nil, 404, nil},
+
 		// the customer's link (JSON)
 		{"link: unknown token", "POST", "/c/nope", "", `{"score":3}`, 404, nil},
 		{"link: unknown token, old path", "POST", "/c/feedback/nope", "", `{"score":3}`, 404, nil},
@@ -514,6 +586,7 @@ func TestBadInput(t *testing.T) {
 		{"customers", "/api/v1/customers?", "admin", store.CursorCustomers, complaintCursor},
 		{"escalations", "/api/v1/escalations?", "dave", store.CursorEscalations, taskCursor},
 		{"orders", "/api/v1/orders?", "alice", store.CursorOrders, complaintCursor},
+		{"visit plans", "/api/v1/visit-plans?", "bob", store.CursorVisitPlans, complaintCursor},
 		{"invoices", "/api/v1/invoices?", "erin", store.CursorInvoices, store.Cursor{K: store.CursorInvoicesDue, T: time.Now(), ID: "FP-2026-000001"}.Encode()},
 		{"invoices due", "/api/v1/invoices?status=overdue&", "erin", store.CursorInvoicesDue, store.Cursor{K: store.CursorInvoices, ID: "FP-2026-000001"}.Encode()},
 		{"emails", "/api/v1/emails?", "dave", store.CursorEmails, store.Cursor{K: store.CursorEscalations, T: time.Now(), ID: "esc_1"}.Encode()},

@@ -24,6 +24,9 @@ type Process struct {
 	// …): the form of each purpose's page and the check of its answer. The page itself is
 	// api/templates/links/<purpose>.<locale>.html.
 	Links map[string]LinkPurpose
+	// ViewersOnly: nobody but its Viewers lists its cases (a sales rep has no cases of
+	// their own to list, as they have their complaints, contracts and orders).
+	ViewersOnly bool
 	// Path is the URL segment of its cases under /api/v1 ("" for Name + "s": complaints,
 	// orders); a survey cycle is at survey-cycles/{id}.
 	Path string

@@ -30,12 +30,15 @@ const VisitWorkflowType = "VisitWorkflow"
 // deputy GM who approves them, the general manager and admin.
 var VisitPlanViewerRoles = []Role{RoleSalesManager, RoleDeputyGM, RoleGeneralManager, RoleAdmin}
 
-// VisitPlanProcess is the return-visit plan. A rep sees the visits given to them
-// through their tasks.
+// VisitPlanProcess is the return-visit plan, at /api/v1/visit-plans. A rep sees the
+// visits given to them through their tasks (appointment, return_visit), not the plan,
+// which names other reps' customers: only its viewers list and read plans.
 var VisitPlanProcess = Process{
 	Name: ProcessVisitPlan, WorkflowType: "VisitPlanWorkflow", IDPrefix: "vpl",
-	Viewers:   VisitPlanViewerRoles,
-	Overseers: VisitPlanViewerRoles,
+	Viewers:     VisitPlanViewerRoles,
+	Overseers:   VisitPlanViewerRoles,
+	ViewersOnly: true,
+	Path:        "visit-plans",
 }
 
 // VisitPlanWorkflowID is the Temporal workflow id of a visit plan.

@@ -45,6 +45,7 @@ type formField struct {
 	Value, Currency       string
 	Error                 string
 	Actions               string // the actions it applies to, "" for every action
+	Hint                  string // how to fill it in (a datetime's zone)
 }
 
 type actionButton struct{ Name, Label string }
@@ -171,8 +172,16 @@ func (a *App) showTask(w http.ResponseWriter, r *http.Request, u *store.User, st
 			}
 			ff.Actions = strings.Join(names, ", ")
 		}
+		checked := fv.values["f."+f.Name] // a list's checked options
 		for _, o := range f.Options {
-			ff.Options = append(ff.Options, formOption{Value: o, Label: optionLabel(p, o), Selected: o == ff.Value})
+			sel := o == ff.Value
+			if f.Type == "list" {
+				sel = slices.Contains(checked, o)
+			}
+			ff.Options = append(ff.Options, formOption{Value: o, Label: optionLabel(p, o), Selected: sel})
+		}
+		if f.Type == "datetime" {
+			ff.Hint = p.T("task.datetime_hint", "Zone", p.ZoneName())
 		}
 		d.Fields = append(d.Fields, ff)
 	}
@@ -232,7 +241,8 @@ func (a *App) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := r.PostFormValue("action")
-	in := api.CompleteInput{Action: action, Comment: r.PostFormValue("comment"), Data: formData(t.Form, action, r.PostForm)}
+	in := api.CompleteInput{Action: action, Comment: r.PostFormValue("comment"),
+		Data: formData(t.Form, action, r.PostForm, a.newPage(r, u).zone())}
 	done, _, err := a.api.CompleteTask(ctx, *u, id, in)
 	if err != nil {
 		p, isProblem := problemOf(err)
@@ -300,12 +310,27 @@ func (a *App) nextTask(ctx context.Context, u *store.User, done store.Task) (sto
 }
 
 // formData is the data of a completion with action from the posted form: each field of
-// the form that applies to the action and was filled in, typed as its schema says.
-// A value that does not parse is sent as typed, so that the process names the field.
-func formData(form []domain.FormField, action string, v url.Values) map[string]any {
+// the form that applies to the action and was filled in, typed as its schema says. A
+// datetime (an <input type="datetime-local">, the user's wall clock) is read in loc and
+// sent as RFC 3339 with loc's offset; a list with options (checkboxes) is the options
+// checked, in the form's order. A value that does not parse is sent as typed, so that
+// the process names the field.
+func formData(form []domain.FormField, action string, v url.Values, loc *time.Location) map[string]any {
 	data := map[string]any{}
 	for _, f := range form {
 		if len(f.Actions) > 0 && !slices.Contains(f.Actions, action) {
+			continue
+		}
+		if f.Type == "list" && len(f.Options) > 0 {
+			var items []any
+			for _, o := range v["f."+f.Name] {
+				if o = strings.TrimSpace(o); o != "" && !slices.Contains(items, any(o)) {
+					items = append(items, o)
+				}
+			}
+			if len(items) > 0 {
+				data[f.Name] = items
+			}
 			continue
 		}
 		raw := strings.TrimSpace(v.Get("f." + f.Name))
@@ -313,6 +338,14 @@ func formData(form []domain.FormField, action string, v url.Values) map[string]a
 			continue
 		}
 		switch f.Type {
+		case "datetime":
+			data[f.Name] = raw
+			for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+				if t, err := time.ParseInLocation(layout, raw, loc); err == nil {
+					data[f.Name] = t.Format(time.RFC3339)
+					break
+				}
+			}
 		case "integer":
 			if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
 				data[f.Name] = n
@@ -371,10 +404,10 @@ var contextOrder = []string{"subject", "title", "changed_since_rejected", "descr
 	"rejection_comment", "rejected_resolution", "score", "feedback_comment", "amendment", "reviews"}
 
 // contextHidden are context entries that are identifiers, not things to decide on.
-var contextHidden = []string{"complaint_id", "contract_id", "customer_id"}
+var contextHidden = []string{"complaint_id", "contract_id", "customer_id", "process", "process_id"}
 
 // enumKeys are context entries whose values are options of a form (labelled as there).
-var enumKeys = []string{"severity", "category", "resolution_type", "type", "channel"}
+var enumKeys = []string{"severity", "category", "resolution_type", "type", "channel", "method", "discussed"}
 
 // longText are context entries shown as paragraphs.
 var longText = []string{"description", "rejection_comment", "feedback_comment", "summary", "message", "reason", "comment"}
@@ -435,6 +468,10 @@ func ctxValue(p page, key, label string, v any, depth int) (ctxItem, bool) {
 		it.Text = strconv.FormatFloat(x, 'f', -1, 64)
 	case map[string]any:
 		if text, ok := lineText(p, key, x); ok { // an order's line, on one line
+			it.Text = text
+			return it, true
+		}
+		if text, ok := visitText(p, key, x); ok { // a plan's visit, on one line
 			it.Text = text
 			return it, true
 		}

@@ -376,12 +376,12 @@ func TestFormData(t *testing.T) {
 	v := url.Values{"f.score": {" 4 "}, "f.count": {"four"}, "f.price": {"1200.50"}, "f.price.currency": {"cny"},
 		"f.attendees": {"dave\r\n\n  erin \nfrank"}, "f.report": {"  line 1\nline 2"}, "f.kind": {"a"}, "f.why": {"no"},
 		"f.empty": {"  "}, "f.unknown": {"x"}}
-	got, _ := json.Marshal(formData(form, "approve", v))
+	got, _ := json.Marshal(formData(form, "approve", v, time.UTC))
 	want := `{"attendees":["dave","erin","frank"],"count":"four","kind":"a","price":{"amount":"1200.50","currency":"CNY"},"report":"  line 1\nline 2","score":4}`
 	if string(got) != want {
 		t.Fatalf("formData:\n got %s\nwant %s", got, want)
 	}
-	if d := formData(form, "reject", v); d["why"] != "no" {
+	if d := formData(form, "reject", v, time.UTC); d["why"] != "no" {
 		t.Errorf("the reject-only field is not sent with reject: %v", d)
 	}
 }

@@ -117,7 +117,9 @@ var routes = []route{
 // its list (nav-<name>s, "nav.<name>s") for those who may list its cases and its form
 // (nav-new-<name>, "nav.new_<name>") for those mayFile allows; caseLink links a case.
 type caseProcess struct {
-	name  string
+	name string
+	// path is the URL segment its pages live under when not name + "s" (visit-plans).
+	path  string
 	pages []processPage
 	// mayFile tells who may file a case through the new-case form; nil for a process
 	// whose cases nobody files (a survey cycle is started by its programme): no form,
@@ -161,7 +163,12 @@ func (c caseProcess) mayListCases(acc api.Access, u store.User) bool {
 }
 
 // base is the path the process's pages live under.
-func (c caseProcess) base() string { return "/" + c.name + "s" }
+func (c caseProcess) base() string {
+	if c.path != "" {
+		return "/" + c.path
+	}
+	return "/" + c.name + "s"
+}
 
 // allRoutes are the shared routes and every process's pages.
 func allRoutes() []route {
@@ -408,6 +415,21 @@ func (p page) When(t time.Time) string {
 		}
 	}
 	return t.Format("2006-01-02 15:04") + " " + zone
+}
+
+// zone is the user's time zone (UTC when signed out or unknown).
+func (p page) zone() *time.Location {
+	if p.tz == nil {
+		return time.UTC
+	}
+	return p.tz
+}
+
+// ZoneName is the user's time zone as the pages name it: its IANA name and its offset
+// from UTC now ("Asia/Shanghai, UTC+8").
+func (p page) ZoneName() string {
+	when := p.When(time.Now())
+	return p.zone().String() + ", " + when[strings.LastIndexByte(when, ' ')+1:]
 }
 
 // T returns the catalogue string id in the page's language, filled from pairs of

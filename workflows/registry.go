@@ -23,6 +23,8 @@ var Registry = []Definition{
 	{Process: domain.OrderProcess, Workflow: OrderWorkflow},
 	{Process: domain.SurveyProcess, Workflow: SurveyCycleWorkflow,
 		Children: map[string]any{domain.VisitWorkflowType: VisitWorkflow}},
+	{Process: domain.VisitPlanProcess, Workflow: VisitPlanWorkflow,
+		Children: map[string]any{domain.VisitWorkflowType: VisitWorkflow}},
 }
 
 // Lookup returns the process named name.

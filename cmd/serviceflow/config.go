@@ -60,9 +60,11 @@ type Config struct {
 	SurveyQuietPeriod      time.Duration     `env:"SERVICEFLOW_SURVEY_QUIET_PERIOD" envDefault:"720h" help:"nobody is invited to a survey twice within it"`
 	SurveyDetractorDue     time.Duration     `env:"SERVICEFLOW_SURVEY_DETRACTOR_DUE" envDefault:"72h" help:"a detractor's return visit is due this long after the answer"`
 	SurveyThreshold        string            `env:"SERVICEFLOW_SURVEY_IMPROVEMENT_THRESHOLD" envDefault:"3.5" help:"a rating whose cycle average is below it opens an improvement task"`
-	SurveyPlanLeadDays     int               `env:"SERVICEFLOW_SURVEY_PLAN_LEAD_DAYS" envDefault:"7" help:"a visit plan is submitted at least this many days before its first visit"`
 	SurveyDepartments      map[string]string `env:"SERVICEFLOW_SURVEY_DEPARTMENTS" envDefault:"service_attitude:customer_service,service_quality:customer_service,service_efficiency:customer_service,product_quality:quality,after_sales_service:customer_service" help:"the department (role) that improves each rating"`
 	SurveyMailRate         float64           `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"survey e-mails handed to the provider per second"`
+	VisitPlanLeadDays      int               `env:"SERVICEFLOW_VISIT_PLAN_LEAD_DAYS" envDefault:"7" help:"a return-visit plan is submitted at least this many days before its first visit (0: a visit may be planned for today)"`
+	VisitPlanApprovalSLA   time.Duration     `env:"SERVICEFLOW_VISIT_PLAN_APPROVAL_SLA" envDefault:"48h" help:"the deputy GM's approval of a submitted return-visit plan"`
+	SurveyUTCOffset        time.Duration     `env:"SERVICEFLOW_SURVEY_UTC_OFFSET" envDefault:"8h" help:"the company's time zone for surveys and return visits, as an offset from UTC: the day of a planned visit and of a plan's submission"`
 }
 
 // LoadConfig reads the environment.
@@ -99,6 +101,9 @@ func (c Config) validate() error {
 			errs = append(errs, "SERVICEFLOW_COMPLAINT_FEEDBACK_REMINDERS must be positive durations")
 			break
 		}
+	}
+	if err := c.SurveyPolicy().Validate(); err != nil {
+		errs = append(errs, "survey policy (SERVICEFLOW_VISIT_PLAN_*, SERVICEFLOW_SURVEY_UTC_OFFSET): "+err.Error())
 	}
 	if c.LinkSecret != "" && len(c.LinkSecret) < minLinkSecret {
 		errs = append(errs, fmt.Sprintf("SERVICEFLOW_LINK_SECRET must be at least %d characters", minLinkSecret))
@@ -184,16 +189,22 @@ func (c Config) OrderPolicy() domain.OrderPolicy {
 	return p
 }
 
-// SurveyPolicy builds the survey policy: DOMAIN.md's calendar and this house's defaults,
-// with the durations the environment sets.
+// SurveyPolicy builds the policy of the survey process and its return-visit plans:
+// DOMAIN.md's and issue 13's defaults, with the durations, the departments, the plan's
+// lead time and approval SLA and the company's zone from the configuration.
 func (c Config) SurveyPolicy() domain.SurveyPolicy {
 	p := domain.DefaultSurveyPolicy()
 	p.Reminders, p.CloseAfter, p.QuietPeriod = c.SurveyReminders, c.SurveyCloseAfter, c.SurveyQuietPeriod
-	p.DetractorDue, p.ImprovementThreshold, p.PlanLeadDays = c.SurveyDetractorDue, c.SurveyThreshold, c.SurveyPlanLeadDays
+	p.DetractorDue, p.ImprovementThreshold = c.SurveyDetractorDue, c.SurveyThreshold
 	p.Departments = map[string]domain.Role{}
 	for rating, role := range c.SurveyDepartments {
 		p.Departments[rating] = domain.Role(role)
 	}
+	p.PlanLeadDays = c.VisitPlanLeadDays
+	if c.VisitPlanApprovalSLA != 0 {
+		p.PlanApprovalSLA = c.VisitPlanApprovalSLA
+	}
+	p.UTCOffset = c.SurveyUTCOffset
 	return p
 }
 
