@@ -95,7 +95,7 @@ func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logge
 	acts := &activities.Activities{
 		Store:  st,
 		Mail:   newOutbox(cfg, st, log),
-		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret)},
+		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret), SurveyMailRate: cfg.SurveyMailRate},
 		Log:    log.With("component", "activities"),
 	}
 	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker"),

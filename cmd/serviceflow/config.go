@@ -32,6 +32,7 @@ type Config struct {
 	LinkSecret        string        `env:"SERVICEFLOW_LINK_SECRET" help:"worker (required): the key customer-link tokens are derived from (HMAC-SHA256), at least 32 characters, the same on every worker; dev: kept in <data dir>/link-secret when unset"`
 	WebIdleTimeout    time.Duration `env:"SERVICEFLOW_WEB_IDLE_TIMEOUT" envDefault:"30m" help:"web app: a session unused this long is signed out"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
+	SurveyMailRate    float64       `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"worker: e-mails a second a survey cycle hands to the provider (the provider's rate limit)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
 	SendGridAPIURL    string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com" help:"SendGrid base URL"`
@@ -97,6 +98,9 @@ func (c Config) validate() error {
 	}
 	if c.EventsRetention < 24*time.Hour {
 		errs = append(errs, "SERVICEFLOW_EMAIL_EVENTS_RETENTION must be at least 24h: SendGrid retries an event for 24 hours")
+	}
+	if !(c.SurveyMailRate > 0) {
+		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be a positive number of e-mails a second")
 	}
 	if c.WorkflowPollers < 2 || c.WorkflowPollers > 100 {
 		errs = append(errs, "SERVICEFLOW_WORKFLOW_TASK_POLLERS must be between 2 and 100")
