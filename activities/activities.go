@@ -38,6 +38,12 @@ type Config struct {
 	LinkSecret []byte
 	// SurveyPolicy is the survey process's policy (zero: domain.DefaultSurveyPolicy).
 	SurveyPolicy *domain.SurveyPolicy
+	// ComplaintPolicy is the complaint policy of the complaints a visit opens (zero:
+	// domain.DefaultComplaintPolicy).
+	ComplaintPolicy *domain.ComplaintPolicy
+	// TaskQueue is the queue the workflows the activities start run on (a detractor's
+	// visit); "" is domain.TaskQueue.
+	TaskQueue string
 	// SurveyMailRate is how many e-mails a second a survey cycle hands to the provider
 	// (0: 50).
 	SurveyMailRate float64
@@ -52,6 +58,8 @@ type Activities struct {
 	Mail   Emailer
 	Config Config
 	Log    *slog.Logger
+	// Temporal starts the workflows an activity starts (a survey detractor's visit).
+	Temporal WorkflowStarter
 
 	secretOnce sync.Once
 	secret     []byte // Config.LinkSecret, or one for this process (linkSecret)

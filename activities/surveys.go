@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
 	"github.com/serviceflow/serviceflow/domain"
@@ -75,6 +78,83 @@ func (a *Activities) InviteSurveyBatch(ctx context.Context, in domain.InviteSurv
 // SetSurveyCycle records the cycle's status, count invited, close time and figures.
 func (a *Activities) SetSurveyCycle(ctx context.Context, in domain.SetSurveyCycleInput) error {
 	return store.SetSurveyCycle(ctx, a.Store.Pool, in)
+}
+
+// WorkflowStarter starts a workflow: a Temporal client does.
+type WorkflowStarter interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+}
+
+// DetractorVisits starts the return visits of a survey's detractors: the /c/{token}
+// request for the answer it stored, and the cycle's catch-up for any it could not.
+type DetractorVisits struct {
+	Store     *store.Store
+	Temporal  WorkflowStarter
+	TaskQueue string
+	Policy    domain.SurveyPolicy
+	Complaint domain.ComplaintPolicy
+}
+
+// Start starts the return visit of the customer who answered survey link l, if the
+// answer is a detractor's, and notes it. Whoever starts it, and however often, it is one
+// workflow (its id derives from the cycle and the customer) and so one return_visit
+// task: a start that finds it running or done starts nothing.
+func (d DetractorVisits) Start(ctx context.Context, l store.CustomerLink) (started bool, err error) {
+	a := domain.SurveyAnswerFrom(l.Answer)
+	if l.Answer == nil || l.AnsweredAt == nil || !domain.IsDetractor(a) {
+		return false, nil
+	}
+	cu, err := d.Store.CustomerByID(ctx, l.CustomerID)
+	if err != nil {
+		return false, fmt.Errorf("detractor %s: %w", l.CustomerID, err)
+	}
+	in := domain.DetractorVisit(l.ProcessID, domain.VisitCustomer{ID: cu.ID, Name: cu.Name, Email: cu.Email, Tier: cu.Tier,
+		Locale: cu.Locale, Owner: cu.Owner}, a, *l.AnsweredAt, d.Policy, d.Complaint)
+	id := domain.VisitWorkflowID(in.ID())
+	_, err = d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: d.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, domain.VisitWorkflowType, in)
+	if _, done := errors.AsType[*serviceerror.WorkflowExecutionAlreadyStarted](err); err != nil && !done {
+		return false, fmt.Errorf("start visit %s: %w", id, err)
+	}
+	return true, store.RecordSurveyVisit(ctx, d.Store.Pool, l, id)
+}
+
+// StartSurveyVisits is the cycle's catch-up: it starts the return visit of every
+// detractor of the cycle whose visit is not noted as started.
+func (a *Activities) StartSurveyVisits(ctx context.Context, in domain.StartSurveyVisitsInput) (domain.StartSurveyVisitsResult, error) {
+	if a.Temporal == nil {
+		return domain.StartSurveyVisitsResult{}, invalidInput("the worker has no Temporal client to start visits with")
+	}
+	links, err := store.UnvisitedAnswers(ctx, a.Store.Pool, in.CycleID)
+	if err != nil {
+		return domain.StartSurveyVisitsResult{}, err
+	}
+	d := DetractorVisits{Store: a.Store, Temporal: a.Temporal, TaskQueue: orDefault(a.Config.TaskQueue, domain.TaskQueue), Policy: in.Policy,
+		Complaint: a.complaintPolicy()}
+	var res domain.StartSurveyVisitsResult
+	for _, l := range links {
+		started, err := d.Start(ctx, l)
+		if err != nil {
+			return res, err
+		}
+		if started {
+			res.Started++
+		}
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, res)
+		}
+	}
+	return res, nil
+}
+
+// complaintPolicy is the complaint policy in force, for the complaints visits open.
+func (a *Activities) complaintPolicy() domain.ComplaintPolicy {
+	if a.Config.ComplaintPolicy != nil {
+		return *a.Config.ComplaintPolicy
+	}
+	return domain.DefaultComplaintPolicy()
 }
 
 // surveyMailRate is the provider rate of survey mail, e-mails a second.

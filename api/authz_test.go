@@ -88,6 +88,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.insertOrder("ord_invoiced", "alice", "cus_acme", domain.OrderInvoiced)
 	e.insertOrder("ord_aaron", "aaron", "cus_globex", domain.OrderInReview)
 	e.fakeOrderWorkflow()
+	e.insertProgramme("svp_view", domain.AudienceTierA)
+	if _, err := e.st.Pool.Exec(ctx, `INSERT INTO survey_cycles (id, workflow_id, programme_id, audience, status, started_at)
+		VALUES ('svc_view', 'survey/svc_view', 'svp_view', 'tier_a', 'open', now())`); err != nil {
+		t.Fatal(err)
+	}
+	programme := map[string]any{"name": "Tier A", "audience": "tier_a", "cadence": "monthly"}
 	customer := map[string]any{"name": "Initech", "email": "it@initech.test", "tier": "B", "owner": "alice"}
 	complete := map[string]any{"action": "accept", "data": map[string]any{"category": "product"}}
 
@@ -144,6 +150,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// Another rep's order is not alice's to see, nor to act on.
 		{"GET /api/v1/orders/:id", fixed("/api/v1/orders/ord_aaron"), nil, "404 200 404 404 200 200 200 404 200 200 200 200 200"},
 		{"POST /api/v1/orders/:id/cancel", fixed("/api/v1/orders/ord_aaron/cancel"), map[string]any{"reason": "r"}, "404 200 404 404 403 403 403 404 403 403 403 403 403"},
+		// Surveys: the viewers (customer service, quality, the managers but ops) see the
+		// programmes and cycles; an admin alone creates, pauses, resumes and runs them.
+		//                                                                                                   sr  sm  cs  svm fin qa  prd pur ops dgm gm  log adm
+		{"POST /api/v1/survey-programmes", fixed("/api/v1/survey-programmes"), programme, "403 403 403 403 403 403 403 403 403 403 403 403 201"},
+		{"GET /api/v1/survey-programmes", fixed("/api/v1/survey-programmes"), nil, "403 200 200 200 403 200 403 403 403 200 200 403 200"},
+		{"POST /api/v1/survey-programmes/:id/pause", fixed("/api/v1/survey-programmes/svp_view/pause"), nil, "404 403 403 403 404 403 404 404 404 403 403 404 200"},
+		{"POST /api/v1/survey-programmes/:id/resume", fixed("/api/v1/survey-programmes/svp_view/resume"), nil, "404 403 403 403 404 403 404 404 404 403 403 404 200"},
+		{"POST /api/v1/survey-programmes/:id/run", fixed("/api/v1/survey-programmes/svp_view/run"), nil, "404 403 403 403 404 403 404 404 404 403 403 404 201"},
+		{"GET /api/v1/survey-cycles", fixed("/api/v1/survey-cycles"), nil, "403 200 200 200 403 200 403 403 403 200 200 403 200"},
+		{"GET /api/v1/survey-cycles/:id", fixed("/api/v1/survey-cycles/svc_view"), nil, "404 200 200 200 404 200 404 404 404 200 200 404 200"},
 	}
 
 	covered := map[string]bool{}
@@ -178,6 +194,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"/api/v1/tasks?scope=mine&limit=200": "/api/v1/tasks/", "/api/v1/tasks?scope=group&limit=200": "/api/v1/tasks/",
 		"/api/v1/tasks?scope=all&limit=200": "/api/v1/tasks/", "/api/v1/escalations?limit=200": "/api/v1/escalations/",
 		"/api/v1/contracts?limit=200": "/api/v1/contracts/", "/api/v1/orders?limit=200": "/api/v1/orders/",
+		"/api/v1/survey-cycles?limit=200": "/api/v1/survey-cycles/",
 	}
 	for _, role := range domain.AllRoles {
 		user := matrixUsers[role]

@@ -127,6 +127,8 @@ func TestBadInput(t *testing.T) {
 	e.insertOrderContract("ctr_acme", "cus_acme", "1000.00")
 	e.insertOrderContract("ctr_globex", "cus_globex", "1000.00")
 	e.fakeOrderWorkflow()
+	e.insertProgramme("svp_1", domain.AudienceAllActive)
+	insertSurveyLink(t, e, "svc_bad", "cus_acme", "tok_survey", time.Now().Add(time.Hour))
 
 	// Each POST with a JSON body: who may send it where, and a valid body.
 	type post struct{ path, user, valid string }
@@ -153,8 +155,10 @@ func TestBadInput(t *testing.T) {
 			`{"amount":{"amount":"100.00","currency":"CNY"},"received_on":"2026-12-01","reference":"BANK-1"}`},
 		"/api/v1/orders/:id/prepayments": {"/api/v1/orders/ord_review/prepayments", "erin",
 			`{"amount":{"amount":"100.00","currency":"CNY"},"reference":"BANK-2"}`},
+		"/api/v1/survey-programmes": {"/api/v1/survey-programmes", "admin", `{"name":"Q","audience":"all_active","cadence":"quarterly"}`},
 	}
-	noBody := map[string]bool{"/api/v1/tasks/:id/claim": true, "/api/v1/tasks/:id/unclaim": true}
+	noBody := map[string]bool{"/api/v1/tasks/:id/claim": true, "/api/v1/tasks/:id/unclaim": true,
+		"/api/v1/survey-programmes/:id/pause": true, "/api/v1/survey-programmes/:id/resume": true, "/api/v1/survey-programmes/:id/run": true}
 	for _, r := range e.srv.engine.Routes() {
 		ours := strings.HasPrefix(r.Path, "/api/") || strings.HasPrefix(r.Path, "/c/")
 		if _, ok := posts[r.Path]; r.Method == "POST" && ours && !ok && !noBody[r.Path] {
@@ -204,6 +208,7 @@ func TestBadInput(t *testing.T) {
 	}
 	line := func(kv ...any) map[string]any { return with(orderLine("P-1", 1, "100.00", "CNY"), kv...) }
 	lines := func(ls ...any) []any { return ls }
+	prog := map[string]any{"name": "Quarterly", "audience": "all_active", "cadence": "quarterly"}
 	pay := map[string]any{"amount": price("100.00", "CNY"), "received_on": "2026-12-01", "reference": "BANK-1"}
 	prepay := map[string]any{"amount": price("100.00", "CNY"), "reference": "BANK-2"}
 	manyLines := make([]any, domain.MaxOrderLines+1)
@@ -464,6 +469,35 @@ func TestBadInput(t *testing.T) {
 		{"link: score out of range, comment too long, unknown field", "POST", "/c/tok_bad", "",
 			map[string]any{"score": 6, "comment": long(2001), "mood": "x"}, 422, []string{"score", "comment", "mood"}},
 		{"link: NUL in the comment", "POST", "/c/tok_bad", "", `{"score":3,"comment":"a\u0000b"}`, 422, []string{"comment"}},
+
+		// surveys: programmes, cycles and the survey link
+		{"programme: missing fields", "POST", "/api/v1/survey-programmes", "admin", `{}`, 422, []string{"name", "audience", "cadence"}},
+		{"programme: bad audience and cadence", "POST", "/api/v1/survey-programmes", "admin",
+			with(prog, "audience", "everyone", "cadence", "weekly"), 422, []string{"audience", "cadence"}},
+		{"programme: over-long name", "POST", "/api/v1/survey-programmes", "admin", with(prog, "name", long(201)), 422, []string{"name"}},
+		{"programme: blank name", "POST", "/api/v1/survey-programmes", "admin", with(prog, "name", " \t"), 422, []string{"name"}},
+		{"programme: NUL in the name", "POST", "/api/v1/survey-programmes", "admin", with(prog, "name", "a\x00"), 422, []string{"name"}},
+		{"programme: wrong role", "POST", "/api/v1/survey-programmes", "dave", prog, 403, nil},
+		{"programme: wrong role, bad body", "POST", "/api/v1/survey-programmes", "alice", `{"name":`, 403, nil},
+		{"programme: pause an unknown one", "POST", "/api/v1/survey-programmes/svp_nope/pause", "admin", nil, 404, nil},
+		{"programme: pause, NUL id", "POST", "/api/v1/survey-programmes/%00/pause", "admin", nil, 404, nil},
+		{"programme: resume as a viewer", "POST", "/api/v1/survey-programmes/svp_1/resume", "dave", nil, 403, nil},
+		{"programme: run as a rep", "POST", "/api/v1/survey-programmes/svp_1/run", "alice", nil, 404, nil},
+		{"programme: run: bad idempotency key", "POST", "/api/v1/survey-programmes/svp_1/run", "admin", nil, 422, []string{"Idempotency-Key"}},
+		{"programmes: wrong role", "GET", "/api/v1/survey-programmes", "erin", nil, 403, nil},
+		{"cycles: bad status", "GET", "/api/v1/survey-cycles?status=done", "dave", nil, 422, []string{"status"}},
+		{"cycles: bad limit and cursor", "GET", "/api/v1/survey-cycles?limit=0&cursor=bad!", "dave", nil, 422, []string{"limit", "cursor"}},
+		{"cycles: hostile programme filter", "GET", "/api/v1/survey-cycles?programme_id=%00%ff", "dave", nil, 422, []string{"programme_id"}},
+		{"cycles: wrong role", "GET", "/api/v1/survey-cycles?status=x", "alice", nil, 403, nil},
+		{"cycle: unknown id", "GET", "/api/v1/survey-cycles/svc_nope", "dave", nil, 404, nil},
+		{"cycle: invalid UTF-8 id", "GET", "/api/v1/survey-cycles/%ff%fe", "dave", nil, 404, nil},
+		{"cycle: wrong role", "GET", "/api/v1/survey-cycles/svc_bad", "alice", nil, 404, nil},
+		{"survey link: missing answers", "POST", "/c/tok_survey", "", `{}`, 422, append(slices.Clone(domain.SurveyRatings), "nps")},
+		{"survey link: out of range, of the wrong type, unknown", "POST", "/c/tok_survey", "",
+			with(surveyAnswer(3, 5), "service_attitude", 0, "product_quality", "4", "nps", 11, "mood", "x"), 422,
+			[]string{"service_attitude", "product_quality", "nps", "mood"}},
+		{"survey link: not an integer", "POST", "/c/tok_survey", "", with(surveyAnswer(3, 5), "nps", 7.5), 422, []string{"nps"}},
+		{"survey link: over-long comment", "POST", "/c/tok_survey", "", with(surveyAnswer(3, 5), "comment", long(2001)), 422, []string{"comment"}},
 	}
 	// Every list refuses a cursor it did not issue, with a 422 naming cursor: one that is
 	// not base64, base64 of no JSON object, a decodable cursor of no list (which used to

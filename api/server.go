@@ -36,11 +36,9 @@ type Config struct {
 	ComplaintPolicy domain.ComplaintPolicy
 	ContractPolicy  domain.ContractPolicy // zero: domain.DefaultContractPolicy()
 	OrderPolicy     domain.OrderPolicy    // zero: domain.DefaultOrderPolicy()
+	SurveyPolicy    domain.SurveyPolicy   // zero: domain.DefaultSurveyPolicy()
 	TaskQueue       string                // default domain.TaskQueue
-	// SurveyZone is the IANA time zone the survey programmes' Schedules run in, e.g.
-	// "Etc/GMT-8" for the company's UTC+8 ("": UTC).
-	SurveyZone    string
-	UpdateTimeout time.Duration // how long complete and feedback wait for the workflow (default 30s)
+	UpdateTimeout   time.Duration         // how long complete and feedback wait for the workflow (default 30s)
 	// DBTimeout bounds a request's database work (default 5s): a database that does not
 	// answer gives a 503 instead of a hung request. Routes that wait for a workflow get
 	// UpdateTimeout on top.
@@ -80,6 +78,9 @@ func New(cfg Config, st *store.Store, tc client.Client, log *slog.Logger) *Serve
 	}
 	if cfg.OrderPolicy.ReviewSLA <= 0 {
 		cfg.OrderPolicy = domain.DefaultOrderPolicy()
+	}
+	if cfg.SurveyPolicy.CloseAfter <= 0 {
+		cfg.SurveyPolicy = domain.DefaultSurveyPolicy()
 	}
 	if cfg.UpdateTimeout <= 0 {
 		cfg.UpdateTimeout = 30 * time.Second

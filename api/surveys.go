@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
+	"github.com/serviceflow/serviceflow/activities"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 )
@@ -27,9 +29,22 @@ func init() {
 		v1.GET("/survey-cycles", s.listCycles)
 		v1.GET("/survey-cycles/:id", s.getCycle)
 	}
+	linkAnswered[domain.PurposeSurvey] = (*Server).startDetractorVisit
 	caseAccess[domain.ProcessSurvey] = func(s *Server, ctx context.Context, u store.User, id string) error {
 		_, err := s.SurveyCycleFor(ctx, u, id)
 		return err
+	}
+}
+
+// startDetractorVisit starts the return visit of a detractor whose answer the request
+// has just stored, so that the owner's task opens at once. What fails here the cycle's
+// catch-up starts at its next reminder or its close.
+func (s *Server) startDetractorVisit(ctx context.Context, l store.CustomerLink, answer map[string]any, at time.Time) {
+	l.Answer, l.AnsweredAt = answer, &at
+	d := activities.DetractorVisits{Store: s.st, Temporal: s.tc, TaskQueue: s.cfg.TaskQueue, Policy: s.cfg.SurveyPolicy,
+		Complaint: s.cfg.ComplaintPolicy}
+	if _, err := d.Start(ctx, l); err != nil {
+		s.log.Warn("start detractor visit (the cycle catches it up)", "err", err, "link_id", l.ID)
 	}
 }
 
@@ -62,7 +77,7 @@ func (s *Server) schedule(p store.SurveyProgramme) client.ScheduleOptions {
 	}
 	return client.ScheduleOptions{
 		ID:   domain.SurveyScheduleID(p.ID),
-		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{spec}, TimeZoneName: s.cfg.SurveyZone},
+		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{spec}, TimeZoneName: s.cfg.SurveyPolicy.ScheduleZone()},
 		Action: &client.ScheduleWorkflowAction{
 			ID: domain.SurveyCycleWorkflowPrefix(p.ID), Workflow: domain.SurveyProcess.WorkflowType,
 			Args: []any{domain.SurveyCycleInput{ProgrammeID: p.ID, Audience: p.Audience}}, TaskQueue: s.cfg.TaskQueue,

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/store"
 )
 
 // fakeSchedules is the Temporal schedule client of the API tests: Schedules in memory,
@@ -173,4 +174,72 @@ func TestSurveyProgrammeSchedule(t *testing.T) {
 	if n := e.count("survey_programmes"); n != 1 {
 		t.Errorf("%d programmes", n)
 	}
+}
+
+// insertSurveyLink writes a survey link of cycle for customer (its answer stored by the
+// request: domain.AnswerStored).
+func insertSurveyLink(t testing.TB, e *env, cycle, customer, token string, expires time.Time) store.CustomerLink {
+	t.Helper()
+	wf := domain.SurveyProcess.WorkflowID(cycle)
+	l, _, err := store.CreateCustomerLink(context.Background(), e.st.Pool, domain.CreateLinkInput{
+		Key: wf + "/invite/" + customer, Purpose: domain.PurposeSurvey, Process: domain.ProcessSurvey, ProcessID: cycle,
+		WorkflowID: wf, Round: 1, Customer: domain.LinkCustomer{ID: customer, Email: customer + "@example.test", Name: customer, Locale: "en"},
+		Template: domain.TmplSurveyInvitation, ExpiresAt: expires, At: time.Now().Add(-time.Hour), AnswerUpdate: domain.AnswerStored,
+	}, domain.HashToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// surveyAnswer is an answer with every rating r and the NPS nps.
+func surveyAnswer(r, nps int) map[string]any {
+	a := map[string]any{"nps": nps}
+	for _, name := range domain.SurveyRatings {
+		a[name] = r
+	}
+	return a
+}
+
+// A survey link's answer is stored by the request itself, once and before its expiry,
+// with no Update to a workflow; a detractor's starts their return visit at once, for the
+// customer's owner, under an id derived from the cycle and the customer; a satisfied
+// customer's starts nothing.
+func TestSurveyLinkStoresTheAnswer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	insertSurveyLink(t, e, "svc_1", "cus_acme", "tok_happy", time.Now().Add(time.Hour))
+	insertSurveyLink(t, e, "svc_1", "cus_globex", "tok_unhappy", time.Now().Add(time.Hour))
+	insertSurveyLink(t, e, "svc_1", "cus_initech", "tok_late", time.Now().Add(-time.Minute))
+
+	e.do("POST", "/c/tok_happy", "", surveyAnswer(4, 9)).want(http.StatusOK)
+	if n := e.tc.startCount(); n != 0 {
+		t.Errorf("%d workflows started for a satisfied answer", n)
+	}
+	e.do("POST", "/c/tok_happy", "", surveyAnswer(1, 0)).want(http.StatusConflict)
+	l := e.linkRow(domain.LinkID("survey/svc_1/invite/cus_acme"))
+	if l.Status != domain.LinkAnswered || l.Answer["nps"] != 9.0 {
+		t.Errorf("stored %s %v", l.Status, l.Answer)
+	}
+	if len(e.tc.updates) != 0 {
+		t.Errorf("%d Updates sent", len(e.tc.updates))
+	}
+
+	form := "nps=8&comment=Slow+repairs&service_attitude=4&service_quality=2&service_efficiency=3&product_quality=4&after_sales_service=4"
+	e.doForm("/c/tok_unhappy", form).want(http.StatusOK)
+	if n := e.tc.startCount(); n != 1 {
+		t.Fatalf("%d workflows started for a detractor", n)
+	}
+	start := e.tc.starts[0]
+	in := start.args[0].(domain.VisitInput)
+	if start.workflow != domain.VisitWorkflowType || start.opts.ID != domain.VisitWorkflowID(domain.VisitID(domain.ProcessSurvey, "svc_1", "cus_globex")) ||
+		in.Rep != "aaron" || in.ProcessID != "svc_1" || in.DueAt.Sub(time.Now()) < 71*time.Hour {
+		t.Errorf("started %s %v for %+v", start.opts.ID, start.workflow, in)
+	}
+	var visits int
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM survey_visits WHERE cycle_id = 'svc_1'`).Scan(&visits); err != nil || visits != 1 {
+		t.Errorf("%d visits noted (%v)", visits, err)
+	}
+
+	e.do("POST", "/c/tok_late", "", surveyAnswer(5, 10)).want(http.StatusGone)
 }

@@ -248,3 +248,32 @@ type StartSurveyVisitsInput struct {
 type StartSurveyVisitsResult struct {
 	Started int `json:"started"`
 }
+
+// DetractorVisit is the return visit of a detractor of cycle cycleID: for the
+// customer's owner, at once, due DetractorDue after the answer, with the answer in its
+// tasks. Its key is the customer's id, so a cycle visits each detractor once.
+func DetractorVisit(cycleID string, cu VisitCustomer, a SurveyAnswer, answeredAt time.Time, p SurveyPolicy, cp ComplaintPolicy) VisitInput {
+	return VisitInput{
+		Process: ProcessSurvey, ProcessID: cycleID, Key: cu.ID, Customer: cu, Rep: cu.Owner,
+		DueAt:   answeredAt.Add(p.DetractorDue).UTC(),
+		Purpose: "Follow up a dissatisfied survey answer",
+		Context: map[string]any{"cycle_id": cycleID, "answer": a, "answered_at": answeredAt.UTC().Format(time.RFC3339),
+			"nps_category": NPSCategory(a.NPS)},
+		Locale: cu.Locale, Policy: p, ComplaintPolicy: cp,
+	}
+}
+
+// ScheduleZone is the IANA name of the company's zone for the programmes' Schedules,
+// which the Temporal server reads from its zone database: Etc/GMT-8 for UTC+8 (the
+// Etc names count the other way). An offset of a part of an hour has no such name: the
+// Schedules then run in UTC, at 09:00 UTC.
+func (p SurveyPolicy) ScheduleZone() string {
+	h := int(p.UTCOffset / time.Hour)
+	switch {
+	case p.UTCOffset%time.Hour != 0 || h == 0:
+		return "UTC"
+	case h > 0:
+		return fmt.Sprintf("Etc/GMT-%d", h)
+	}
+	return fmt.Sprintf("Etc/GMT+%d", -h)
+}

@@ -92,11 +92,14 @@ func newOutbox(cfg Config, st *store.Store, log *slog.Logger) *mail.Outbox {
 
 // workerOptions wires the activities with their dependencies.
 func workerOptions(cfg Config, c client.Client, st *store.Store, log *slog.Logger) worker.Options {
+	survey, complaint := cfg.SurveyPolicy(), cfg.ComplaintPolicy()
 	acts := &activities.Activities{
-		Store:  st,
-		Mail:   newOutbox(cfg, st, log),
-		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret), SurveyMailRate: cfg.SurveyMailRate},
-		Log:    log.With("component", "activities"),
+		Store: st,
+		Mail:  newOutbox(cfg, st, log),
+		Config: activities.Config{PublicURL: cfg.BaseURL(), LinkSecret: []byte(cfg.LinkSecret),
+			SurveyPolicy: &survey, ComplaintPolicy: &complaint, SurveyMailRate: cfg.SurveyMailRate, TaskQueue: domain.TaskQueue},
+		Log:      log.With("component", "activities"),
+		Temporal: c,
 	}
 	return worker.Options{Client: c, TaskQueue: domain.TaskQueue, Activities: acts, Log: log.With("component", "worker"),
 		WorkflowTaskPollers: cfg.WorkflowPollers}
@@ -112,6 +115,7 @@ func newAPI(ctx context.Context, cfg Config, c client.Client, st *store.Store, l
 		ComplaintPolicy: cfg.ComplaintPolicy(),
 		ContractPolicy:  cfg.ContractPolicy(),
 		OrderPolicy:     cfg.OrderPolicy(),
+		SurveyPolicy:    cfg.SurveyPolicy(),
 		TaskQueue:       domain.TaskQueue,
 		UpdateTimeout:   cfg.UpdateTimeout,
 	}

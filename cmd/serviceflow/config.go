@@ -32,7 +32,6 @@ type Config struct {
 	LinkSecret        string        `env:"SERVICEFLOW_LINK_SECRET" help:"worker (required): the key customer-link tokens are derived from (HMAC-SHA256), at least 32 characters, the same on every worker; dev: kept in <data dir>/link-secret when unset"`
 	WebIdleTimeout    time.Duration `env:"SERVICEFLOW_WEB_IDLE_TIMEOUT" envDefault:"30m" help:"web app: a session unused this long is signed out"`
 	DebugAddr         string        `env:"SERVICEFLOW_DEBUG_ADDR" help:"serve Go's /debug/pprof/ profiles here, e.g. 127.0.0.1:6060 (off when unset)"`
-	SurveyMailRate    float64       `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"worker: e-mails a second a survey cycle hands to the provider (the provider's rate limit)"`
 
 	SendGridAPIKey    string `env:"SENDGRID_API_KEY" help:"SendGrid key; unset: e-mails are only logged and kept in the outbox"`
 	SendGridAPIURL    string `env:"SENDGRID_API_URL" envDefault:"https://api.sendgrid.com" help:"SendGrid base URL"`
@@ -56,6 +55,13 @@ type Config struct {
 	ContractSpecialAt      string            `env:"SERVICEFLOW_CONTRACT_SPECIAL_THRESHOLD" envDefault:"500000.00 CNY" help:"an amount from here makes a contract special"`
 	ContractMajorAt        string            `env:"SERVICEFLOW_CONTRACT_MAJOR_THRESHOLD" envDefault:"5000000.00 CNY" help:"an amount from here makes a contract major"`
 	ContractRates          map[string]string `env:"SERVICEFLOW_CONTRACT_CNY_RATES" envDefault:"USD:7.2,EUR:7.8" help:"CNY value of one unit of each other currency"`
+	SurveyReminders        []time.Duration   `env:"SERVICEFLOW_SURVEY_REMINDERS" envDefault:"72h,168h" envSeparator:"," help:"when, after a survey cycle's invitations, those who have not answered are reminded (comma-separated)"`
+	SurveyCloseAfter       time.Duration     `env:"SERVICEFLOW_SURVEY_CLOSE_AFTER" envDefault:"336h" help:"a survey cycle closes this long after its invitations"`
+	SurveyQuietPeriod      time.Duration     `env:"SERVICEFLOW_SURVEY_QUIET_PERIOD" envDefault:"720h" help:"nobody is invited to a survey twice within it"`
+	SurveyDetractorDue     time.Duration     `env:"SERVICEFLOW_SURVEY_DETRACTOR_DUE" envDefault:"72h" help:"a detractor's return visit is due this long after the answer"`
+	SurveyThreshold        string            `env:"SERVICEFLOW_SURVEY_IMPROVEMENT_THRESHOLD" envDefault:"3.5" help:"a rating whose cycle average is below it opens an improvement task"`
+	SurveyPlanLeadDays     int               `env:"SERVICEFLOW_SURVEY_PLAN_LEAD_DAYS" envDefault:"7" help:"a visit plan is submitted at least this many days before its first visit"`
+	SurveyMailRate         float64           `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"survey e-mails handed to the provider per second"`
 }
 
 // LoadConfig reads the environment.
@@ -99,11 +105,14 @@ func (c Config) validate() error {
 	if c.EventsRetention < 24*time.Hour {
 		errs = append(errs, "SERVICEFLOW_EMAIL_EVENTS_RETENTION must be at least 24h: SendGrid retries an event for 24 hours")
 	}
-	if !(c.SurveyMailRate > 0) {
-		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be a positive number of e-mails a second")
-	}
 	if c.WorkflowPollers < 2 || c.WorkflowPollers > 100 {
 		errs = append(errs, "SERVICEFLOW_WORKFLOW_TASK_POLLERS must be between 2 and 100")
+	}
+	if err := c.SurveyPolicy().Validate(); err != nil {
+		errs = append(errs, "the survey policy (SERVICEFLOW_SURVEY_*): "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if c.SurveyMailRate <= 0 {
+		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be positive")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, "MAIL_FROM: "+err.Error())
@@ -171,6 +180,15 @@ func (c Config) OrderPolicy() domain.OrderPolicy {
 	if r, err := c.contractRules(); err == nil {
 		p.Rates = r.Rates
 	}
+	return p
+}
+
+// SurveyPolicy builds the survey policy: DOMAIN.md's calendar and this house's defaults,
+// with the durations the environment sets.
+func (c Config) SurveyPolicy() domain.SurveyPolicy {
+	p := domain.DefaultSurveyPolicy()
+	p.Reminders, p.CloseAfter, p.QuietPeriod = c.SurveyReminders, c.SurveyCloseAfter, c.SurveyQuietPeriod
+	p.DetractorDue, p.ImprovementThreshold, p.PlanLeadDays = c.SurveyDetractorDue, c.SurveyThreshold, c.SurveyPlanLeadDays
 	return p
 }
 

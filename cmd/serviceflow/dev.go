@@ -96,6 +96,11 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 
+	seeder := api.New(api.Config{SurveyPolicy: cfg.SurveyPolicy(), TaskQueue: domain.TaskQueue}, st, tc, log.With("component", "seed"))
+	if err := seedProgrammes(ctx, st, seeder); err != nil {
+		return fmt.Errorf("demo organisation: %w", err)
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	if err := serveDebug(gctx, g, cfg.DebugAddr, log); err != nil {
 		return err

@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	// The embedded Temporal server reads the survey Schedules' zone (Etc/GMT-8) from the
+	// zone database; a host without one still has this copy.
+	_ "time/tzdata"
 )
 
 type command struct {

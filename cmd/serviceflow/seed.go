@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/serviceflow/serviceflow/api"
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
 	"github.com/serviceflow/serviceflow/web"
@@ -103,4 +107,26 @@ func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 		return err
 	}
 	return os.WriteFile(tokenFile, append(b, '\n'), 0o600)
+}
+
+// seedProgrammes creates DOMAIN.md's survey programmes (each quarter, tier A each month,
+// new customers daily), each with its Temporal Schedule, when there are none yet: an
+// admin may have paused or replaced them since.
+func seedProgrammes(ctx context.Context, st *store.Store, srv *api.Server) error {
+	ps, err := st.SurveyProgrammes(ctx)
+	if err != nil || len(ps) > 0 {
+		return err
+	}
+	for _, p := range domain.SeedProgrammes {
+		err := st.WithTx(ctx, func(tx pgx.Tx) error {
+			_, err := srv.CreateProgramme(ctx, tx, store.SurveyProgramme{ID: domain.NewID("svp"), Name: p.Name,
+				Audience: p.Audience, Cadence: p.Cadence, Status: domain.ProgrammeActive, CreatedBy: "admin",
+				CreatedAt: time.Now().UTC()})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("survey programme %q: %w", p.Name, err)
+		}
+	}
+	return nil
 }
