@@ -44,6 +44,7 @@ type options struct {
 	mailRate   float64
 	detractors float64
 	visitWait  time.Duration
+	closeAfter time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
@@ -67,6 +68,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.customers, "customers", 10_000, "survey: customers to seed, invite and have answer")
 	fs.Float64Var(&o.mailRate, "mail-rate", 100, "survey: the provider's rate, e-mails a second (SERVICEFLOW_SURVEY_MAIL_RATE of the worker)")
 	fs.Float64Var(&o.detractors, "detractors", 0.2, "survey: share of the answers that are detractors' (NPS <= 6 or a rating <= 2)")
+	fs.DurationVar(&o.closeAfter, "close-after", 0, "survey: shorten the cycle to this, reminders at 3/14 and 7/14 of it, and wait for its close (0: the cycle keeps its 14 days; loadgen stops after the return visits)")
 	fs.DurationVar(&o.visitWait, "visit-wait", 3*time.Minute, "survey: how long to wait for the detractors' return_visit tasks after the answers")
 	fs.StringVar(&o.api, "api", "", "API base URL of a running serviceflow on this machine (default: start one)")
 	fs.StringVar(&o.temporalAddr, "temporal", "127.0.0.1:7233", "with -api: its Temporal frontend")
@@ -92,7 +94,7 @@ func parseFlags(args []string) (options, error) {
 	switch {
 	case o.scenario != "complaints" && o.scenario != "survey":
 		return o, fmt.Errorf("-scenario %q: want complaints or survey", o.scenario)
-	case o.customers < 1 || !(o.mailRate > 0) || o.detractors < 0 || o.detractors > 1 || o.visitWait <= 0:
+	case o.customers < 1 || !(o.mailRate > 0) || o.detractors < 0 || o.detractors > 1 || o.visitWait <= 0 || o.closeAfter < 0:
 		return o, errors.New("-customers, -mail-rate and -visit-wait must be positive, -detractors a share between 0 and 1")
 	}
 	if o.baseline == 0 {

@@ -142,27 +142,28 @@ func (f *fakeSendGrid) check(r *http.Request) (key, token, problem string) {
 	return key, token, ""
 }
 
-// delivered counts the e-mails accepted under keys with prefix, with the times of the
-// first and the last acceptance of any e-mail.
+// delivered counts the e-mails accepted under keys of prefix + one more segment (an
+// invitation's, not its reminders' <key>/reminder/N), with the times of the first and
+// the last acceptance of any e-mail.
 func (f *fakeSendGrid) delivered(prefix string) (n int, first, last time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k := range f.tokens {
-		if strings.HasPrefix(k, prefix) {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(rest, "/") {
 			n++
 		}
 	}
 	return n, f.first, f.last
 }
 
-// tokensOf returns the tokens of the e-mails accepted under keys with prefix, by the
-// rest of the key (for an invitation, the customer id).
+// tokensOf returns the tokens of the e-mails accepted under keys of prefix + one more
+// segment, by that segment (for an invitation, the customer id).
 func (f *fakeSendGrid) tokensOf(prefix string) map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string]string{}
 	for k, t := range f.tokens {
-		if rest, ok := strings.CutPrefix(k, prefix); ok {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(rest, "/") {
 			out[rest] = t
 		}
 	}

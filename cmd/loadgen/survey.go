@@ -37,6 +37,12 @@ import (
 // followed by the customer id (activities.InviteSurveyBatch).
 func surveyLinkPrefix(workflowID string) string { return workflowID + "/invite/" }
 
+// surveyReminders are the reminders of a cycle shortened to closeAfter, where they fall
+// in the 14 days of a real one: at 3 and 7 days.
+func surveyReminders(closeAfter time.Duration) (time.Duration, time.Duration) {
+	return (closeAfter * 3 / 14).Round(time.Second), (closeAfter * 7 / 14).Round(time.Second)
+}
+
 // seededCustomer is the id of the i-th customer the scenario seeds.
 func seededCustomer(i int) string { return fmt.Sprintf("cus_LOADGEN%07d", i) }
 
@@ -151,11 +157,15 @@ type Survey struct {
 	HistoryAtEnd         int64 `json:"history_at_end"`
 
 	// Answers: POST /c/{token} from Clients clients, one answer per seeded customer.
-	Answers       Throughput `json:"answers"`
-	PostAnswer    Latency    `json:"post_c_token"`
-	Answered      int        `json:"answered"`       // links answered in the database
-	AnswersWrong  int        `json:"answers_wrong"`  // stored answer differs from the one posted
-	AnswersMissed int        `json:"answers_missed"` // posted, yet the link is not answered
+	Answers    Throughput `json:"answers"`
+	PostAnswer Latency    `json:"post_c_token"`
+	// The same, for the detractors' answers (which also start the return visit) and
+	// the others'.
+	PostDetractor Latency `json:"post_c_token_detractors"`
+	PostOther     Latency `json:"post_c_token_others"`
+	Answered      int     `json:"answered"`       // links answered in the database
+	AnswersWrong  int     `json:"answers_wrong"`  // stored answer differs from the one posted
+	AnswersMissed int     `json:"answers_missed"` // posted, yet the link is not answered
 
 	// Detractors: each must have exactly one return_visit task of the cycle.
 	Detractors     int     `json:"detractors"`
@@ -165,6 +175,13 @@ type Survey struct {
 	VisitExtra     int     `json:"tasks_for_non_detractors"`
 	VisitDuplicate int     `json:"customers_with_several_tasks"`
 	VisitSeconds   float64 `json:"visits_seconds_after_answers"` // the last answer → every detractor's task open
+
+	// Close (with -close-after): the cycle shortened to CloseAfter, its reminders at
+	// 3/14 and 7/14 of it; the catch-up of the visits runs at each and at the close.
+	CloseAfter      float64 `json:"close_after_seconds,omitempty"`
+	ClosedSeconds   float64 `json:"closed_seconds,omitempty"` // run request → cycle closed
+	RemindersQueued int     `json:"reminders_queued,omitempty"`
+	WorkflowStatus  string  `json:"workflow_status,omitempty"` // at the end
 
 	// Cycle is GET /api/v1/survey-cycles/{id} at the end.
 	Cycle   json.RawMessage `json:"cycle,omitempty"`
@@ -213,8 +230,12 @@ func (f *Survey) print(w io.Writer) {
 		fmt.Fprintf(w, "  (%d errors)", f.Answers.Errors)
 	}
 	fmt.Fprintln(w)
-	l := f.PostAnswer
-	fmt.Fprintf(w, "  %-44s p50 %7.1f ms   p99 %7.1f ms   max %7.1f ms   (n=%d)\n", "POST /c/{token}", l.P50, l.P99, l.Max, l.Count)
+	lat := func(name string, l Latency) {
+		fmt.Fprintf(w, "  %-44s p50 %7.1f ms   p99 %7.1f ms   max %7.1f ms   (n=%d)\n", name, l.P50, l.P99, l.Max, l.Count)
+	}
+	lat("POST /c/{token}", f.PostAnswer)
+	lat("  detractors (the answer starts a visit)", f.PostDetractor)
+	lat("  the others", f.PostOther)
 	fmt.Fprintf(w, "  %-44s %5d of %d (%d differ from what was posted, %d missing)\n", "answered links in the database",
 		f.Answered, f.Customers, f.AnswersWrong, f.AnswersMissed)
 	fmt.Fprintln(w, "\nDetractors")
@@ -223,6 +244,12 @@ func (f *Survey) print(w io.Writer) {
 	if f.VisitMissing+f.VisitExtra+f.VisitDuplicate > 0 {
 		fmt.Fprintf(w, "  %d detractors without a task, %d tasks for customers who are none, %d customers with several\n",
 			f.VisitMissing, f.VisitExtra, f.VisitDuplicate)
+	}
+	if f.CloseAfter > 0 {
+		fmt.Fprintf(w, "\nClose (cycle shortened to %.0fs, reminders at 3/14 and 7/14 of it)\n", f.CloseAfter)
+		fmt.Fprintf(w, "  %-44s %6.1fs after the run request; %d reminders queued; workflow %s\n", "closed",
+			f.ClosedSeconds, f.RemindersQueued, f.WorkflowStatus)
+		fmt.Fprintf(w, "  %-44s %5d return_visit tasks for %d detractors after the catch-ups\n", "return visits", f.VisitTasks, f.Detractors)
 	}
 	fmt.Fprintln(w, "\nTargets")
 	for _, t := range f.Targets {
@@ -255,6 +282,11 @@ func runSurvey(ctx context.Context, o options) (*Survey, error) {
 	}
 	defer sg.Close()
 	env := append(sg.env(), "SERVICEFLOW_SURVEY_MAIL_RATE="+strconv.FormatFloat(o.mailRate, 'g', -1, 64))
+	if o.closeAfter > 0 {
+		r1, r2 := surveyReminders(o.closeAfter)
+		env = append(env, "SERVICEFLOW_SURVEY_CLOSE_AFTER="+o.closeAfter.String(),
+			"SERVICEFLOW_SURVEY_REMINDERS="+r1.String()+","+r2.String())
+	}
 	s, err := startDev(ctx, o, env...)
 	if err != nil {
 		return nil, err
@@ -333,8 +365,8 @@ func surveyScenario(ctx context.Context, o options, f *Survey, a *apiClient, db 
 	bound := time.Duration(float64(f.Audience)/o.mailRate*float64(time.Second))*2 + 5*time.Minute
 	err = poll(ctx, bound, 100*time.Millisecond, func() (bool, error) {
 		f.Delivered, _, _ = sg.delivered(prefix)
-		err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = $2), count(*) FILTER (WHERE status = $3)
-			FROM emails WHERE process_id = $1`, cycle.ID, store.EmailSent, store.EmailFailed).Scan(&f.OutboxSent, &f.OutboxFailed)
+		err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered')),
+			count(*) FILTER (WHERE status IN ('failed', 'bounced')) FROM emails WHERE process_id = $1`, cycle.ID).Scan(&f.OutboxSent, &f.OutboxFailed)
 		return f.OutboxSent+f.OutboxFailed >= f.EmailsQueued && f.Delivered >= f.Invited, err
 	})
 	f.AllSentSeconds = time.Since(runAt).Seconds()
@@ -372,12 +404,22 @@ func surveyScenario(ctx context.Context, o options, f *Survey, a *apiClient, db 
 		}
 	}
 	logf("survey: %d answers (%d detractors) from %d clients", len(customers), f.Detractors, o.clients)
-	var lat samples
+	var lat, latDetractor, latOther samples
 	wall, errs := closedLoop(ctx, o.clients, len(customers), func(ctx context.Context, _, i int) error {
-		return lat.time(func() error { return a.answer(ctx, tokens[customers[i]], plan.answers[i]) })
+		start := time.Now()
+		err := a.answer(ctx, tokens[customers[i]], plan.answers[i])
+		d := time.Since(start)
+		lat.add(start, d)
+		if plan.detractors[customers[i]] {
+			latDetractor.add(start, d)
+		} else {
+			latOther.add(start, d)
+		}
+		return err
 	})
 	answeredAt := time.Now()
 	f.Answers, f.PostAnswer = throughput(len(customers), len(errs), wall), lat.summary()
+	f.PostDetractor, f.PostOther = latDetractor.summary(), latOther.summary()
 	aerr := checkAnswers(ctx, db, cycle.ID, plan, f)
 
 	// Detractors: each gets one return_visit task, opened by the request that stored the
@@ -391,13 +433,55 @@ func surveyScenario(ctx context.Context, o options, f *Survey, a *apiClient, db 
 	if err = countVisits(ctx, db, cycle.ID, plan, f); err == nil {
 		err = visitError(f)
 	}
+	var cerr error
+	if o.closeAfter > 0 {
+		cerr = waitClose(ctx, o, f, a, db, tc, runAt, wfID, plan)
+	}
 	var herr error
 	f.HistoryAtEnd, herr = historyLength(ctx, tc, wfID)
 	var raw json.RawMessage
 	if err := a.call(ctx, "admin", http.MethodGet, "/api/v1/survey-cycles/"+cycle.ID, nil, nil, http.StatusOK, &raw); err == nil {
 		f.Cycle = raw
 	}
-	return errors.Join(firstErr(errs), aerr, err, herr)
+	return errors.Join(firstErr(errs), aerr, err, cerr, herr)
+}
+
+// waitClose waits for the shortened cycle to remind and close, then for its workflow to
+// end (bounded), and counts the visits again: the catch-up at each reminder and at the
+// close must start none twice.
+func waitClose(ctx context.Context, o options, f *Survey, a *apiClient, db *pgxpool.Pool, tc client.Client,
+	runAt time.Time, wfID string, plan surveyPlan) error {
+	f.CloseAfter = o.closeAfter.Seconds()
+	logf("survey: waiting for the cycle to remind and close (%s after the run)", o.closeAfter)
+	err := poll(ctx, time.Until(runAt.Add(o.closeAfter))+5*time.Minute, time.Second, func() (bool, error) {
+		var cy struct {
+			Status string `json:"status"`
+		}
+		err := a.call(ctx, "admin", http.MethodGet, "/api/v1/survey-cycles/"+f.CycleID, nil, nil, http.StatusOK, &cy)
+		return cy.Status == domain.CycleClosed, err
+	})
+	f.ClosedSeconds = time.Since(runAt).Seconds()
+	if err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	// The workflow ends once the reminders' deliveries are done (and any improvement
+	// task is completed: those it waits for).
+	_ = poll(ctx, 2*time.Minute, time.Second, func() (bool, error) {
+		d, err := tc.DescribeWorkflowExecution(ctx, wfID, "")
+		if err != nil {
+			return false, err
+		}
+		f.WorkflowStatus = strings.ToLower(d.GetWorkflowExecutionInfo().GetStatus().String())
+		return f.WorkflowStatus != "running", nil
+	})
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM emails WHERE process_id = $1 AND idempotency_key LIKE '%/reminder/%'`,
+		f.CycleID).Scan(&f.RemindersQueued); err != nil {
+		return err
+	}
+	if err := countVisits(ctx, db, f.CycleID, plan, f); err != nil {
+		return err
+	}
+	return visitError(f)
 }
 
 // visitError reports detractors without exactly one task.
