@@ -90,6 +90,9 @@ func parseFlags(args []string) (options, error) {
 		if !set["out"] {
 			o.out = "loadgen-survey-figures.json"
 		}
+		if !set["timeout"] && o.closeAfter > 0 {
+			o.timeout = max(o.timeout, o.closeAfter+15*time.Minute)
+		}
 	}
 	switch {
 	case o.scenario != "complaints" && o.scenario != "survey":
