@@ -7,6 +7,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"maps"
 	"strings"
@@ -61,8 +62,10 @@ type Activities struct {
 	// Temporal starts the workflows an activity starts (a survey detractor's visit).
 	Temporal WorkflowStarter
 
-	secretOnce sync.Once
-	secret     []byte // Config.LinkSecret, or one for this process (linkSecret)
+	secretOnce  sync.Once
+	secret      []byte // Config.LinkSecret, or one for this process (linkSecret)
+	limiterOnce sync.Once
+	limiter     *rate.Limiter // the survey mail rate (surveyLimiter)
 }
 
 // RecordAudit writes one audit event, once per key.

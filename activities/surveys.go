@@ -9,9 +9,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 
 	"github.com/serviceflow/serviceflow/domain"
+	"github.com/serviceflow/serviceflow/mail"
 	"github.com/serviceflow/serviceflow/store"
 )
 
@@ -53,16 +55,30 @@ func (a *Activities) InviteSurveyBatch(ctx context.Context, in domain.InviteSurv
 		return domain.InviteSurveyBatchResult{}, err
 	}
 	res := domain.InviteSurveyBatchResult{Done: len(customers) < in.Limit}
+	ids := make([]string, len(customers))
+	for i, c := range customers {
+		ids[i] = c.ID
+	}
+	if len(customers) > 0 {
+		res.Last = customers[len(customers)-1].ID
+	}
+	claimed, err := store.ClaimSurveyInvitees(ctx, a.Store.Pool, in.CycleID, ids, in.At, in.Policy)
+	if err != nil {
+		return domain.InviteSurveyBatchResult{}, err
+	}
+	invite := map[string]bool{}
+	for _, id := range claimed {
+		invite[id] = true
+	}
 	var links []domain.CreateLinkInput
 	for _, c := range customers {
-		res.Last = c.ID
-		if c.Quiet {
+		if !invite[c.ID] {
 			res.Skipped++
 			continue
 		}
 		links = append(links, domain.CreateLinkInput{
 			Key: in.WorkflowID + "/invite/" + c.ID, Purpose: domain.PurposeSurvey, Process: domain.ProcessSurvey,
-			ProcessID: in.CycleID, WorkflowID: in.WorkflowID, Round: 1, Customer: c.LinkCustomer,
+			ProcessID: in.CycleID, WorkflowID: in.WorkflowID, Round: 1, Customer: c,
 			Context:  map[string]any{"cycle_id": in.CycleID},
 			Template: domain.TmplSurveyInvitation, ExpiresAt: in.ExpiresAt, At: in.At,
 			AnswerUpdate: domain.AnswerStored,
@@ -136,10 +152,11 @@ func (a *Activities) StartSurveyVisits(ctx context.Context, in domain.StartSurve
 	var res domain.StartSurveyVisitsResult
 	for _, l := range links {
 		started, err := d.Start(ctx, l)
-		if err != nil {
-			return res, err
-		}
-		if started {
+		switch {
+		case err != nil: // the next catch-up tries again; one link does not hold up the cycle
+			a.logger(ctx).Warn("start a detractor's visit", "link_id", l.ID, "err", err)
+			res.Failed++
+		case started:
 			res.Started++
 		}
 		if activity.IsActivity(ctx) {
@@ -165,40 +182,48 @@ func (a *Activities) surveyMailRate() float64 {
 	return 50
 }
 
+// surveyLimiter is the provider rate of every survey delivery of this worker: the
+// quarterly, monthly and daily cycles that start on the same morning share it.
+func (a *Activities) surveyLimiter() *rate.Limiter {
+	a.limiterOnce.Do(func() { a.limiter = rate.NewLimiter(rate.Limit(a.surveyMailRate()), 1) })
+	return a.limiter
+}
+
 // DeliverSurveyMail hands every e-mail of the cycle still in the outbox to the provider,
-// at most SurveyMailRate a second, each exactly once (the outbox's lease and idempotency
-// key), heartbeating the count. A 429, 5xx or network error fails the activity, which
-// is retried and takes up what is left; an e-mail that fails for good is counted and
+// at most SurveyMailRate a second for the whole worker, each exactly once (the outbox's
+// lease and idempotency key), heartbeating the count. A 429, 5xx or network error fails
+// the activity with the provider's retry delay, and the retry takes up what is left; an
+// e-mail another pass is sending is left to it; one that fails for good is counted and
 // logged (a survey invitation that cannot reach a customer opens no task).
 func (a *Activities) DeliverSurveyMail(ctx context.Context, in domain.DeliverSurveyMailInput) (domain.DeliverSurveyMailResult, error) {
 	var res domain.DeliverSurveyMailResult
-	limiter := rate.NewLimiter(rate.Limit(a.surveyMailRate()), 1)
+	limiter := a.surveyLimiter()
 	after := ""
 	for {
 		keys, err := a.Store.UnsettledEmailsOf(ctx, in.CycleID, after, 500)
-		if err != nil {
+		if err != nil || len(keys) == 0 {
 			return res, err
 		}
-		if len(keys) == 0 {
-			return res, nil
-		}
 		for _, key := range keys {
+			after = key
 			if err := limiter.Wait(ctx); err != nil {
 				return res, err
 			}
 			r, err := a.Mail.Deliver(ctx, key)
+			var appErr *temporal.ApplicationError
 			switch {
+			case errors.As(err, &appErr) && appErr.Type() == mail.ErrTypeSendInFlight:
+				continue
 			case isNonRetryable(err):
 				a.logger(ctx).Warn("survey e-mail failed", "key", key, "err", err)
 				res.Failed++
 			case err != nil:
-				return res, fmt.Errorf("deliver %s: %w", key, err)
+				return res, err
 			case r.Status == store.EmailFailed:
 				res.Failed++
 			default:
 				res.Sent++
 			}
-			after = key
 			if activity.IsActivity(ctx) {
 				activity.RecordHeartbeat(ctx, res)
 			}
@@ -231,6 +256,9 @@ func (a *Activities) CloseSurveyCycle(ctx context.Context, in domain.CloseSurvey
 	if _, err := store.ExpireSurveyLinks(ctx, a.Store.Pool, in.CycleID); err != nil {
 		return domain.CloseSurveyCycleResult{}, err
 	}
+	if _, err := store.DropQueuedEmailsOf(ctx, a.Store.Pool, in.CycleID, "the survey closed before it was sent"); err != nil {
+		return domain.CloseSurveyCycleResult{}, err
+	}
 	answers, err := a.Store.SurveyAnswers(ctx, in.CycleID)
 	if err != nil {
 		return domain.CloseSurveyCycleResult{}, err
@@ -242,8 +270,9 @@ func (a *Activities) CloseSurveyCycle(ctx context.Context, in domain.CloseSurvey
 	results := domain.Tally(invited, answers)
 	out := domain.CloseSurveyCycleResult{Results: results, Improvements: []domain.ImprovementWithNote{}}
 	for _, imp := range domain.ImprovementsNeeded(results, in.Policy) {
+		comments := domain.ImprovementComments(imp.Rating, answers, in.Policy)
 		out.Improvements = append(out.Improvements, domain.ImprovementWithNote{Improvement: imp,
-			Comments: domain.ImprovementComments(imp.Rating, answers, in.Policy)})
+			Comments: comments[:min(len(comments), domain.MaxImprovementComments)], CommentsTotal: len(comments)})
 	}
 	err = store.SetSurveyCycle(ctx, a.Store.Pool, domain.SetSurveyCycleInput{CycleID: in.CycleID,
 		Status: domain.CycleClosed, Invited: invited, Results: &results, At: orNow(in.At)})

@@ -9,7 +9,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/activities"
 	"github.com/serviceflow/serviceflow/domain"
@@ -83,6 +85,11 @@ func (s *Server) schedule(p store.SurveyProgramme) client.ScheduleOptions {
 			Args: []any{domain.SurveyCycleInput{ProgrammeID: p.ID, Audience: p.Audience}}, TaskQueue: s.cfg.TaskQueue,
 		},
 		Note: p.Name,
+		// A cycle lives 14 days and more (its improvement tasks): the next run must start
+		// beside it, not be skipped. A run missed while Temporal was down is made up
+		// within a day.
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+		CatchupWindow: 24 * time.Hour,
 	}
 }
 
@@ -115,13 +122,17 @@ func (s *Server) createProgramme(c *gin.Context) {
 	})
 }
 
-// CreateProgramme writes programme p in tx and creates its Schedule, which a failed
-// commit deletes again. `dev` seeds its programmes through it.
+// CreateProgramme writes programme p in tx and creates its Schedule; a Schedule that
+// exists already (a retried request with the same Idempotency-Key, whose programme id is
+// the same) is taken as made. `dev` seeds its programmes through it.
 func (s *Server) CreateProgramme(ctx context.Context, tx pgx.Tx, p store.SurveyProgramme) (store.SurveyProgramme, error) {
 	if err := store.InsertSurveyProgramme(ctx, tx, p); err != nil {
 		return p, err
 	}
 	h, err := s.tc.ScheduleClient().Create(ctx, s.schedule(p))
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		h, err = s.tc.ScheduleClient().GetHandle(ctx, domain.SurveyScheduleID(p.ID)), nil
+	}
 	if err != nil {
 		s.log.Error("create schedule", "err", err, "programme_id", p.ID)
 		pr := problem(http.StatusServiceUnavailable, "the programme's schedule could not be created; nothing was kept, try again")
@@ -163,6 +174,13 @@ func (s *Server) SurveyProgrammes(ctx context.Context, u store.User) ([]store.Su
 		if err != nil {
 			s.log.Warn("describe schedule", "err", err, "programme_id", ps[i].ID)
 			continue
+		}
+		// The Schedule says whether the programme runs: the row follows it, and a pause
+		// and a resume at the same moment may leave the row behind.
+		if d.Schedule.State != nil && d.Schedule.State.Paused {
+			ps[i].Status = domain.ProgrammePaused
+		} else {
+			ps[i].Status = domain.ProgrammeActive
 		}
 		if len(d.Info.NextActionTimes) > 0 && ps[i].Status == domain.ProgrammeActive {
 			next := d.Info.NextActionTimes[0].UTC()

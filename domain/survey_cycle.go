@@ -124,6 +124,11 @@ type SurveyCycleInput struct {
 	StartedBy string `json:"started_by,omitempty"`
 }
 
+// NewCustomerWindow is how far back, before NewCustomerAfter, the daily new-customer
+// cycle looks for first deliveries: a week, so that a day the Schedule missed is
+// caught up, while a customer whose first delivery is long past is no new customer.
+const NewCustomerWindow = 7 * 24 * time.Hour
+
 // SurveyBatchSize is how many customers one invitation or reminder batch takes: a
 // cycle of 10 000 is ten activities, not 10 000 events.
 const SurveyBatchSize = 1000
@@ -230,11 +235,18 @@ type CloseSurveyCycleResult struct {
 	Improvements []ImprovementWithNote `json:"improvements"`
 }
 
-// ImprovementWithNote is an improvement and the comments that caused it.
+// ImprovementWithNote is an improvement and the comments that caused it: the first
+// MaxImprovementComments of them (they travel in the workflow history and the task),
+// and how many there were.
 type ImprovementWithNote struct {
 	Improvement
-	Comments []string `json:"comments"`
+	Comments      []string `json:"comments"`
+	CommentsTotal int      `json:"comments_total"`
 }
+
+// MaxImprovementComments is how many comments an improvement task carries: with
+// comments of up to 2 000 characters, 50 stay far below Temporal's payload limit.
+const MaxImprovementComments = 50
 
 // StartSurveyVisitsInput starts the return visit of every detractor of the cycle who
 // has none yet (the /c/{token} request starts it at once; this catches up any the
@@ -244,9 +256,11 @@ type StartSurveyVisitsInput struct {
 	Policy  SurveyPolicy `json:"policy"`
 }
 
-// StartSurveyVisitsResult counts the visits started by a catch-up.
+// StartSurveyVisitsResult counts the visits a catch-up started (or found started),
+// and those it could not start (the next catch-up tries them again).
 type StartSurveyVisitsResult struct {
 	Started int `json:"started"`
+	Failed  int `json:"failed"`
 }
 
 // DetractorVisit is the return visit of a detractor of cycle cycleID: for the

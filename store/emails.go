@@ -165,6 +165,14 @@ func (s *Store) UnsettledEmailsOf(ctx context.Context, processID, after string, 
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// DropQueuedEmailsOf marks every e-mail of a process case that is still queued (not
+// being sent) failed with reason: a survey's reminders the cycle closed before sending.
+func DropQueuedEmailsOf(ctx context.Context, q Querier, processID, reason string) (int64, error) {
+	tag, err := q.Exec(ctx, `UPDATE emails SET status = 'failed', error = $2, updated_at = now()
+		WHERE process_id = $1 AND status = 'queued'`, processID, reason)
+	return tag.RowsAffected(), err
+}
+
 // ClaimEmail takes the lease on a queued row, or on a row whose previous attempt's lease
 // has run out, and counts the attempt. It reports false when the row is settled or
 // another attempt holds a live lease.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -179,8 +180,9 @@ func (s *Store) ListSurveyCycles(ctx context.Context, f SurveyCycleFilter) ([]Su
 		return nil, "", err
 	}
 	limit := listLimit(f.Limit)
-	rows, err := s.Pool.Query(ctx, `SELECT `+cycleColumns+`, (SELECT count(*) FROM customer_links l
-			WHERE l.process_id = c.id AND l.status = 'answered') FROM survey_cycles c
+	rows, err := s.Pool.Query(ctx, `SELECT `+cycleColumns+`, CASE WHEN c.status = 'closed' THEN COALESCE((c.results->>'answered')::int, 0)
+			ELSE (SELECT count(*) FROM customer_links l WHERE l.process_id = c.id AND l.status = 'answered') END
+		FROM survey_cycles c
 		WHERE ($1 = '' OR programme_id = $1) AND ($2 = '' OR status = $2)
 		  AND (NOT $3 OR (started_at, id) < ($4, $5))
 		ORDER BY started_at DESC, id DESC LIMIT $6`, f.ProgrammeID, f.Status, has, cur.T, cur.ID, limit+1)
@@ -239,40 +241,49 @@ func (s *Store) SurveyAnswersPerDay(ctx context.Context, cycleID string) ([]Answ
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[AnswersPerDay])
 }
 
-// AudienceCustomer is a customer of a programme's audience, and whether they are in
-// their quiet period (invited by another cycle within it).
-type AudienceCustomer struct {
-	domain.LinkCustomer
-	Quiet bool
-}
-
 // SurveyAudienceBatch returns the next customers (by id, after in.After, at most
-// in.Limit) of in.Audience at in.At, each marked Quiet when another cycle invited them
-// within the quiet period. All active customers are every customer (the house has no
-// inactive state); tier A those of tier A; new customers those whose first accepted
-// delivery is at least NewCustomerAfter old and whom no new-customer cycle invited.
-func SurveyAudienceBatch(ctx context.Context, q Querier, in domain.InviteSurveyBatchInput) ([]AudienceCustomer, error) {
-	rows, err := q.Query(ctx, `SELECT c.id, c.email, c.name, c.locale, EXISTS (SELECT 1 FROM customer_links l
-			WHERE l.customer_id = c.id AND l.purpose = 'survey' AND l.process_id <> $1 AND l.created_at > $5)
-		FROM customers c
-		WHERE c.id > $2 AND CASE $3
+// in.Limit) of in.Audience at in.At, with an e-mail address. All active customers are
+// every customer (the house has no inactive state); tier A those of tier A; new
+// customers those whose first accepted delivery is NewCustomerAfter old, give or take
+// the week NewCustomerWindow allows for a missed day.
+func SurveyAudienceBatch(ctx context.Context, q Querier, in domain.InviteSurveyBatchInput) ([]domain.LinkCustomer, error) {
+	due := in.At.Add(-in.Policy.NewCustomerAfter).UTC()
+	rows, err := q.Query(ctx, `SELECT c.id, c.email, c.name, c.locale FROM customers c
+		WHERE c.id > $1 AND c.email <> '' AND CASE $2
 			WHEN 'tier_a' THEN c.tier = 'A'
 			WHEN 'new_customers' THEN
-				(SELECT min((o.state->>'accepted_at')::timestamptz) FROM orders o WHERE o.customer_id = c.id) <= $6
-				AND NOT EXISTS (SELECT 1 FROM customer_links l JOIN survey_cycles sc ON sc.id = l.process_id
-					WHERE l.customer_id = c.id AND l.purpose = 'survey' AND sc.audience = 'new_customers' AND sc.id <> $1)
+				(SELECT min((o.state->>'accepted_at')::timestamptz) FROM orders o WHERE o.customer_id = c.id) BETWEEN $4 AND $5
 			ELSE true END
-		ORDER BY c.id LIMIT $4`,
-		in.CycleID, in.After, in.Audience, in.Limit, in.At.Add(-in.Policy.QuietPeriod).UTC(),
-		in.At.Add(-in.Policy.NewCustomerAfter).UTC())
+		ORDER BY c.id LIMIT $3`,
+		in.After, in.Audience, in.Limit, due.Add(-domain.NewCustomerWindow), due)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (AudienceCustomer, error) {
-		var c AudienceCustomer
-		err := row.Scan(&c.ID, &c.Email, &c.Name, &c.Locale, &c.Quiet)
-		return c, err
-	})
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[domain.LinkCustomer])
+}
+
+// ClaimSurveyInvitees claims customers for cycle cycleID at at, and returns those it
+// may invite: each whom no other cycle invited within the quiet period, counted in
+// calendar days in the company's zone (invited on the 1st, they may be invited again
+// from the 31st, whatever the hour), and those this cycle claimed before (a retried
+// batch). The claim is one statement that locks each customer's row, so two cycles
+// never both invite one customer.
+func ClaimSurveyInvitees(ctx context.Context, q Querier, cycleID string, customerIDs []string, at time.Time, p domain.SurveyPolicy) ([]string, error) {
+	if len(customerIDs) == 0 {
+		return nil, nil
+	}
+	off := fmt.Sprintf("%d seconds", int64(p.UTCOffset/time.Second))
+	days := int(p.QuietPeriod / (24 * time.Hour))
+	rows, err := q.Query(ctx, `INSERT INTO survey_invitees AS i (customer_id, cycle_id, invited_at)
+		SELECT unnest($1::text[]), $2, $3
+		ON CONFLICT (customer_id) DO UPDATE SET cycle_id = excluded.cycle_id, invited_at = excluded.invited_at
+		WHERE i.cycle_id = excluded.cycle_id
+		   OR (excluded.invited_at + $4::interval)::date - (i.invited_at + $4::interval)::date >= $5
+		RETURNING customer_id`, customerIDs, cycleID, at.UTC(), off, days)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // OpenSurveyLinks returns the next unanswered, unexpired links of a cycle after the

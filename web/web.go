@@ -117,9 +117,16 @@ var routes = []route{
 // its list (nav-<name>s, "nav.<name>s") for those who may list its cases and its form
 // (nav-new-<name>, "nav.new_<name>") for those mayFile allows; caseLink links a case.
 type caseProcess struct {
-	name    string
-	pages   []processPage
+	name  string
+	pages []processPage
+	// mayFile tells who may file a case through the new-case form; nil for a process
+	// whose cases nobody files (a survey cycle is started by its programme): no form,
+	// no header link.
 	mayFile func(api.Access, store.User) bool
+	// mayList tells who the header links the list for; nil: those Access.Lists lets
+	// list all cases or their own (a process where a sales rep has no cases of their
+	// own, such as the surveys, says so here).
+	mayList func(api.Access, store.User) bool
 	// links are further pages of the process the header links for those may allows
 	// (the order's invoices), after its list.
 	links []processLink
@@ -143,6 +150,15 @@ type processPage struct {
 
 // caseProcesses are the processes with pages, in file order.
 var caseProcesses []caseProcess
+
+// mayListCases reports whether the header links the process's list for u.
+func (c caseProcess) mayListCases(acc api.Access, u store.User) bool {
+	if c.mayList != nil {
+		return c.mayList(acc, u)
+	}
+	all, own := acc.Lists(u, c.name)
+	return all || own
+}
 
 // base is the path the process's pages live under.
 func (c caseProcess) base() string { return "/" + c.name + "s" }
@@ -457,7 +473,7 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 	if u != nil {
 		p.Board = a.access.MaySeeEscalations(*u)
 		for _, c := range caseProcesses {
-			if all, own := a.access.Lists(*u, c.name); all || own {
+			if c.mayListCases(a.access, *u) {
 				p.Lists = append(p.Lists, navLink{"nav-" + c.name + "s", c.base(), p.T("nav." + c.name + "s")})
 			}
 			for _, l := range c.links {
@@ -465,7 +481,7 @@ func (a *App) newPage(r *http.Request, u *store.User) page {
 					p.Lists = append(p.Lists, navLink{"nav-" + l.key, c.base() + l.path, p.T("nav." + l.key)})
 				}
 			}
-			if c.mayFile(a.access, *u) {
+			if c.mayFile != nil && c.mayFile(a.access, *u) {
 				p.Creates = append(p.Creates, navLink{"nav-new-" + c.name, c.base() + "/new", p.T("nav.new_" + c.name)})
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/activities"
@@ -64,10 +65,30 @@ func (s *sentMail) to(suffix string) []string {
 // surveyHarness runs one SurveyCycleWorkflow over the customers of a test database.
 type surveyHarness struct {
 	harness
-	st     *store.Store
-	sent   *sentMail
-	cycle  string
-	visits []domain.StartSurveyVisitsInput
+	st      *store.Store
+	sent    *sentMail
+	cycle   string
+	visits  []domain.StartSurveyVisitsInput
+	starter *fakeStarter
+}
+
+// fakeStarter starts workflows as Temporal does for the detractors' visits: a second
+// start of one workflow id finds it running and starts nothing (the conflict policy
+// use-existing).
+type fakeStarter struct {
+	mu       sync.Mutex
+	started  map[string]domain.VisitInput
+	attempts int
+}
+
+func (f *fakeStarter) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts++
+	if _, ok := f.started[o.ID]; !ok && wf == domain.VisitWorkflowType {
+		f.started[o.ID] = args[0].(domain.VisitInput)
+	}
+	return nil, nil
 }
 
 const surveyWorkflowID = "survey/svc_TEST"
@@ -96,9 +117,11 @@ INSERT INTO survey_programmes (id, name, audience, cadence, created_by) VALUES (
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	env.RegisterActivityWithOptions(func(_ context.Context, in domain.StartSurveyVisitsInput) (domain.StartSurveyVisitsResult, error) {
+	h.starter = &fakeStarter{started: map[string]domain.VisitInput{}}
+	acts.Temporal = h.starter
+	env.RegisterActivityWithOptions(func(ctx context.Context, in domain.StartSurveyVisitsInput) (domain.StartSurveyVisitsResult, error) {
 		h.visits = append(h.visits, in)
-		return domain.StartSurveyVisitsResult{}, nil
+		return acts.StartSurveyVisits(ctx, in)
 	}, activity.RegisterOptions{Name: domain.ActStartSurveyVisits})
 	return h
 }
@@ -116,7 +139,7 @@ func (h *surveyHarness) answer(d time.Duration, customer string, ratings [5]int,
 }
 
 func (h *surveyHarness) run(audience string) domain.CycleResults {
-	h.env.ExecuteWorkflow(SurveyCycleWorkflow, domain.SurveyCycleInput{ProgrammeID: "svp_1", Audience: audience})
+	h.env.ExecuteWorkflow(SurveyCycleWorkflow, domain.SurveyCycleInput{ID: h.cycle, ProgrammeID: "svp_1", Audience: audience})
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	if err := h.env.GetWorkflowError(); err != nil {
 		var actErr *temporal.ActivityError
@@ -203,27 +226,39 @@ func TestSurveyCycleInvitesRemindsAndCloses(t *testing.T) {
 	assert.Equal(t, []any{"The pump broke twice"}, task.Context["comments"])
 	assert.Equal(t, "2.50", task.Context["average"])
 	assert.Equal(t, domain.CycleClosed, done.response(t).ProcessStatus)
-	// The detractor catch-up ran at each reminder and at the close.
+	// The detractor catch-up ran at each reminder and at the close; cus_1 rated product
+	// quality 2, a detractor, whose request did not start the visit: the first catch-up
+	// (day 3) did, for alice, due 72 h after the answer, and the later ones started none.
 	assert.Len(t, h.visits, 3)
+	require.Len(t, h.starter.started, 1)
+	visit := h.starter.started[domain.VisitWorkflowID(domain.VisitID(domain.ProcessSurvey, h.cycle, "cus_1"))]
+	assert.Equal(t, "alice", visit.Rep)
+	assert.Equal(t, t0.Add(day+72*time.Hour), visit.DueAt)
+	assert.Equal(t, 1, h.starter.attempts, "the catch-ups after the first find the visit noted")
 }
 
 // Nobody is invited twice within 30 days: a customer another cycle invited 29 days ago
-// is skipped, one invited 30 days ago is not.
+// is skipped, one invited 30 calendar days ago is not, even at a later hour of that day
+// (a Schedule's start may be a little later one month than the next). (A scheduled run: its cycle id derives
+// from its workflow id.)
 func TestSurveyCycleQuietPeriod(t *testing.T) {
 	h := newSurveyHarness(t)
+	h.cycle = ""
 	ctx := context.Background()
 	for _, c := range []struct {
 		customer string
 		ago      time.Duration
-	}{{"cus_1", 29 * day}, {"cus_2", 30 * day}} {
-		_, err := h.st.Pool.Exec(ctx, `INSERT INTO customer_links (id, key, token_hash, purpose, process, process_id, workflow_id,
-				customer_id, customer_email, locale, expires_at, created_at)
-			VALUES ($1, $1, convert_to($1, 'UTF8'), 'survey', 'survey', 'svc_OLD', 'survey/svc_OLD', $2, 'x@example.com', 'en', $3, $3)`,
-			"old-"+c.customer, c.customer, t0.Add(-c.ago))
+	}{{"cus_1", 29 * day}, {"cus_2", 30*day - 3*time.Hour}} { // 30 calendar days, less 3 hours
+		_, err := h.st.Pool.Exec(ctx, `INSERT INTO survey_invitees (customer_id, cycle_id, invited_at) VALUES ($1, 'svc_OLD', $2)`,
+			c.customer, t0.Add(-c.ago))
 		require.NoError(t, err)
 	}
 	res := h.run(domain.AudienceAllActive)
 	assert.Equal(t, 3, res.Invited, "cus_2, cus_3, cus_4")
 	assert.Empty(t, h.sent.to("/invite/cus_1"), "in the quiet period")
 	assert.Equal(t, []string{"two@example.com"}, h.sent.to("/invite/cus_2"))
+	cy, err := h.st.SurveyCycleByID(ctx, domain.SurveyCycleID(surveyWorkflowID))
+	require.NoError(t, err)
+	assert.Equal(t, "svp_1", cy.ProgrammeID)
+	assert.Equal(t, 3, cy.Results.Invited)
 }

@@ -61,6 +61,7 @@ type Config struct {
 	SurveyDetractorDue     time.Duration     `env:"SERVICEFLOW_SURVEY_DETRACTOR_DUE" envDefault:"72h" help:"a detractor's return visit is due this long after the answer"`
 	SurveyThreshold        string            `env:"SERVICEFLOW_SURVEY_IMPROVEMENT_THRESHOLD" envDefault:"3.5" help:"a rating whose cycle average is below it opens an improvement task"`
 	SurveyPlanLeadDays     int               `env:"SERVICEFLOW_SURVEY_PLAN_LEAD_DAYS" envDefault:"7" help:"a visit plan is submitted at least this many days before its first visit"`
+	SurveyDepartments      map[string]string `env:"SERVICEFLOW_SURVEY_DEPARTMENTS" envDefault:"service_attitude:customer_service,service_quality:customer_service,service_efficiency:customer_service,product_quality:quality,after_sales_service:customer_service" help:"the department (role) that improves each rating"`
 	SurveyMailRate         float64           `env:"SERVICEFLOW_SURVEY_MAIL_RATE" envDefault:"50" help:"survey e-mails handed to the provider per second"`
 }
 
@@ -111,8 +112,8 @@ func (c Config) validate() error {
 	if err := c.SurveyPolicy().Validate(); err != nil {
 		errs = append(errs, "the survey policy (SERVICEFLOW_SURVEY_*): "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	if c.SurveyMailRate <= 0 {
-		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be positive")
+	if c.SurveyMailRate < 0.1 {
+		errs = append(errs, "SERVICEFLOW_SURVEY_MAIL_RATE must be at least 0.1 (an e-mail each 10 s): a slower pass would outlast its heartbeat")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, "MAIL_FROM: "+err.Error())
@@ -189,6 +190,10 @@ func (c Config) SurveyPolicy() domain.SurveyPolicy {
 	p := domain.DefaultSurveyPolicy()
 	p.Reminders, p.CloseAfter, p.QuietPeriod = c.SurveyReminders, c.SurveyCloseAfter, c.SurveyQuietPeriod
 	p.DetractorDue, p.ImprovementThreshold, p.PlanLeadDays = c.SurveyDetractorDue, c.SurveyThreshold, c.SurveyPlanLeadDays
+	p.Departments = map[string]domain.Role{}
+	for rating, role := range c.SurveyDepartments {
+		p.Departments[rating] = domain.Role(role)
+	}
 	return p
 }
 

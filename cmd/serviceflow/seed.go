@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,14 +111,18 @@ func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 }
 
 // seedProgrammes creates DOMAIN.md's survey programmes (each quarter, tier A each month,
-// new customers daily), each with its Temporal Schedule, when there are none yet: an
-// admin may have paused or replaced them since.
+// new customers daily), each with its Temporal Schedule, those of them not there yet
+// (by name): an admin may have paused them since, and a seed that failed half-way
+// makes the rest on the next start.
 func seedProgrammes(ctx context.Context, st *store.Store, srv *api.Server) error {
 	ps, err := st.SurveyProgrammes(ctx)
-	if err != nil || len(ps) > 0 {
+	if err != nil {
 		return err
 	}
 	for _, p := range domain.SeedProgrammes {
+		if slices.ContainsFunc(ps, func(x store.SurveyProgramme) bool { return x.Name == p.Name }) {
+			continue
+		}
 		err := st.WithTx(ctx, func(tx pgx.Tx) error {
 			_, err := srv.CreateProgramme(ctx, tx, store.SurveyProgramme{ID: domain.NewID("svp"), Name: p.Name,
 				Audience: p.Audience, Cadence: p.Cadence, Status: domain.ProgrammeActive, CreatedBy: "admin",

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/serviceflow/serviceflow/activities"
@@ -152,4 +153,22 @@ func TestSurveyEndToEnd(t *testing.T) {
 		t.Errorf("%d return visits (%v), want 1", n, err)
 	}
 	s.recordHistory(domain.SurveyProcess.WorkflowID(cycle), "survey_cycle_open")
+
+	// The Schedule's own action starts a cycle too (triggered now rather than on the
+	// first of next quarter): it invites nobody, everyone being in the quiet period.
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
+		t.Fatal(err)
+	}
+	var scheduled map[string]any
+	eventually(t, 30*time.Second, "the scheduled cycle open", func() bool {
+		for _, c := range items(s.must(200, "judy", "GET", "/api/v1/survey-cycles?programme_id="+id, nil)) {
+			if c["id"] != cycle && c["status"] == domain.CycleOpen {
+				scheduled = c
+			}
+		}
+		return scheduled != nil
+	})
+	if r := scheduled["results"].(map[string]any); r["invited"] != 0.0 || scheduled["started_by"] != nil {
+		t.Errorf("scheduled cycle %v", scheduled)
+	}
 }

@@ -31,10 +31,19 @@ CREATE TABLE survey_cycles (
 CREATE INDEX survey_cycles_started ON survey_cycles (started_at DESC, id DESC);
 CREATE INDEX survey_cycles_programme ON survey_cycles (programme_id, started_at DESC);
 
--- The quiet period asks, for each customer of an audience, when they were last invited.
-CREATE INDEX customer_links_survey_customer ON customer_links (customer_id, created_at) WHERE purpose = 'survey';
+-- The quiet period: each customer's last survey invitation. A cycle claims a customer
+-- with one INSERT … ON CONFLICT DO UPDATE … WHERE, which locks the row: of two cycles
+-- starting at once (the quarterly and the monthly programme on the 1st of April), one
+-- invites the customer and the other finds them quiet.
+CREATE TABLE survey_invitees (
+    customer_id text PRIMARY KEY REFERENCES customers(id),
+    cycle_id    text NOT NULL,
+    invited_at  timestamptz NOT NULL
+);
 -- A cycle reads its own links: the unanswered ones to remind, the answered ones to count.
 CREATE INDEX customer_links_process_status ON customer_links (process_id, status, id);
+-- A cycle's delivery pass pages through its e-mails still in the outbox, by key.
+CREATE INDEX emails_process_unsettled ON emails (process_id, idempotency_key) WHERE status IN ('queued', 'sending');
 
 -- The return visit of a detractor, once started: the catch-up at the cycle's reminders
 -- and close starts those whose /c/{token} request could not.
@@ -49,7 +58,8 @@ CREATE INDEX survey_visits_cycle ON survey_visits (cycle_id);
 
 -- +goose Down
 DROP TABLE survey_visits;
+DROP INDEX emails_process_unsettled;
 DROP INDEX customer_links_process_status;
-DROP INDEX customer_links_survey_customer;
+DROP TABLE survey_invitees;
 DROP TABLE survey_cycles;
 DROP TABLE survey_programmes;
