@@ -28,6 +28,7 @@ import (
 )
 
 type options struct {
+	scenario                      string
 	clients, complaints, baseline int
 	warmup                        int
 	inboxRows, inboxSamples       int
@@ -37,6 +38,13 @@ type options struct {
 	serviceflowBin                string
 	ephemeral, settle             bool
 	timeout                       time.Duration
+
+	// The survey scenario.
+	customers  int
+	mailRate   float64
+	detractors float64
+	visitWait  time.Duration
+	closeAfter time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
@@ -49,13 +57,19 @@ func parseFlags(args []string) (options, error) {
 			"postgres://postgres@127.0.0.1:5432/postgres) and drops it afterwards.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	fs.IntVar(&o.clients, "clients", 8, "concurrent clients")
+	fs.StringVar(&o.scenario, "scenario", "complaints", "complaints, or survey (a survey cycle over -customers customers; see README.md)")
+	fs.IntVar(&o.clients, "clients", 8, "concurrent clients (survey: 16 unless set)")
 	fs.IntVar(&o.complaints, "complaints", 200, "complaints to file and work")
 	fs.IntVar(&o.baseline, "baseline", 0, "baseline workflows (0: as many as complaints)")
 	fs.IntVar(&o.warmup, "warmup", -1, "complaints filed and worked before the intake, not measured (-1: one per client)")
 	fs.IntVar(&o.inboxRows, "inbox-rows", 100_000, "task rows to insert before timing the inbox (0: skip the inbox)")
 	fs.IntVar(&o.inboxSamples, "inbox-samples", 500, "timed inbox requests per query")
-	fs.StringVar(&o.out, "out", "loadgen-figures.json", "JSON file for the figures")
+	fs.StringVar(&o.out, "out", "loadgen-figures.json", "JSON file for the figures (survey: loadgen-survey-figures.json unless set)")
+	fs.IntVar(&o.customers, "customers", 10_000, "survey: customers to seed, invite and have answer")
+	fs.Float64Var(&o.mailRate, "mail-rate", 100, "survey: the provider's rate, e-mails a second (SERVICEFLOW_SURVEY_MAIL_RATE of the worker)")
+	fs.Float64Var(&o.detractors, "detractors", 0.2, "survey: share of the answers that are detractors' (NPS <= 6 or a rating <= 2)")
+	fs.DurationVar(&o.closeAfter, "close-after", 0, "survey: shorten the cycle to this, reminders at 3/14 and 7/14 of it, and wait for its close (0: the cycle keeps its 14 days; loadgen stops after the return visits)")
+	fs.DurationVar(&o.visitWait, "visit-wait", 3*time.Minute, "survey: how long to wait for the detractors' return_visit tasks after the answers")
 	fs.StringVar(&o.api, "api", "", "API base URL of a running serviceflow on this machine (default: start one)")
 	fs.StringVar(&o.temporalAddr, "temporal", "127.0.0.1:7233", "with -api: its Temporal frontend")
 	fs.StringVar(&o.tokens, "tokens", ".serviceflow/dev-tokens.json", "with -api: its dev-tokens.json")
@@ -66,6 +80,25 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.scenario == "survey" {
+		if !set["clients"] {
+			o.clients = 16
+		}
+		if !set["out"] {
+			o.out = "loadgen-survey-figures.json"
+		}
+		if !set["timeout"] && o.closeAfter > 0 {
+			o.timeout = max(o.timeout, o.closeAfter+15*time.Minute)
+		}
+	}
+	switch {
+	case o.scenario != "complaints" && o.scenario != "survey":
+		return o, fmt.Errorf("-scenario %q: want complaints or survey", o.scenario)
+	case o.customers < 1 || !(o.mailRate > 0) || o.detractors < 0 || o.detractors > 1 || o.visitWait <= 0 || o.closeAfter < 0:
+		return o, errors.New("-customers, -mail-rate and -visit-wait must be positive, -detractors a share between 0 and 1")
 	}
 	if o.baseline == 0 {
 		o.baseline = o.complaints
@@ -92,7 +125,18 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	f, err := run(ctx, o)
+	var f figures
+	if o.scenario == "survey" {
+		var sf *Survey
+		if sf, err = runSurvey(ctx, o); sf != nil {
+			f = sf
+		}
+	} else {
+		var cf *Figures
+		if cf, err = run(ctx, o); cf != nil {
+			f = cf
+		}
+	}
 	if f != nil {
 		f.print(os.Stdout)
 		if werr := f.write(o.out); werr != nil {
@@ -105,6 +149,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+}
+
+// figures are what a scenario measured: printed, then written to the JSON file.
+type figures interface {
+	print(w io.Writer)
+	write(file string) error
 }
 
 func logf(format string, args ...any) {

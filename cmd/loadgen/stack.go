@@ -32,7 +32,9 @@ type stack struct {
 // startDev runs `serviceflow dev` as a subprocess on free loopback ports, with a fresh
 // database on the PostgreSQL server of DATABASE_URL and a temporary data directory
 // (Temporal's SQLite file, the tokens); stop drops and removes both.
-func startDev(ctx context.Context, o options) (_ *stack, err error) {
+//
+// env adds settings for the subprocess (the survey scenario's fake SendGrid and mail rate).
+func startDev(ctx context.Context, o options, env ...string) (_ *stack, err error) {
 	dir, err := os.MkdirTemp("", "loadgen-")
 	if err != nil {
 		return nil, err
@@ -88,6 +90,7 @@ func startDev(ctx context.Context, o options) (_ *stack, err error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cleanEnv(os.Environ()),
 		"DATABASE_URL="+dbURL, "SERVICEFLOW_HTTP_ADDR="+httpAddr, "SERVICEFLOW_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	logf("starting serviceflow dev (API %s, Temporal %s)", httpAddr, temporalAddr)

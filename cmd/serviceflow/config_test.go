@@ -60,6 +60,30 @@ func TestConfigWorkflowTaskPollers(t *testing.T) {
 	}
 }
 
+// A survey cycle hands 50 e-mails a second to the provider by default; the rate reaches
+// the worker's activities, and a rate that is not positive is refused.
+func TestConfigSurveyMailRate(t *testing.T) {
+	c, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SurveyMailRate != 50 {
+		t.Fatalf("default survey mail rate %v, want 50", c.SurveyMailRate)
+	}
+	t.Setenv("SERVICEFLOW_SURVEY_MAIL_RATE", "400")
+	if c, err = LoadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	w := workerOptions(c, nil, nil, slog.New(slog.DiscardHandler))
+	if got := w.Activities.Config.SurveyMailRate; got != 400 {
+		t.Fatalf("the activities get %v e-mails a second, want 400", got)
+	}
+	t.Setenv("SERVICEFLOW_SURVEY_MAIL_RATE", "0")
+	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SERVICEFLOW_SURVEY_MAIL_RATE") {
+		t.Fatalf("0: want an error naming the setting, got %v", err)
+	}
+}
+
 // SendGrid webhook events are remembered a week by default, and never less than the
 // 24 hours SendGrid retries an event for.
 func TestConfigEmailEventsRetention(t *testing.T) {
