@@ -207,7 +207,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"/api/v1/tasks?scope=all&limit=200": "/api/v1/tasks/", "/api/v1/escalations?limit=200": "/api/v1/escalations/",
 		"/api/v1/contracts?limit=200": "/api/v1/contracts/", "/api/v1/orders?limit=200": "/api/v1/orders/",
 		"/api/v1/survey-cycles?limit=200": "/api/v1/survey-cycles/",
-		"/api/v1/visit-plans?limit=200": "/api/v1/visit-plans/",
+		"/api/v1/visit-plans?limit=200":   "/api/v1/visit-plans/",
 	}
 	for _, role := range domain.AllRoles {
 		user := matrixUsers[role]
