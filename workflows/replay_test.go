@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/serviceflow/serviceflow/domain"
 )
 
 // TestReplayRecordedHistories replays every history recorded from a real run (see
@@ -37,23 +40,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A history file is named after its process: <process>_<case>….json.
-			name, _, _ := strings.Cut(filepath.Base(f), "_")
-			def, ok := Lookup(name)
-			if !ok {
-				t.Fatalf("%s: no process %q in the registry", f, name)
-			}
+			// A history file is named after its process (<process>_<case>….json) or, for a
+			// child workflow that is no process of its own, after its type
+			// (VisitWorkflow_<case>….json). Task ids derive from the workflow id, so it is
+			// replayed under the original one.
+			name, typ, wf, id := replayTarget(t, filepath.Base(f), hist)
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(def.Workflow, workflow.RegisterOptions{Name: def.WorkflowType})
-			// Task ids derive from the workflow id, so replay under the original one.
-			var in struct {
-				ID string `json:"id"`
-			}
-			start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
-			if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil || in.ID == "" {
-				t.Fatalf("%s: no business id in the start input (%v)", f, err)
-			}
-			id := def.WorkflowID(in.ID)
+			r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: typ})
 			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: id},
 			})
@@ -105,6 +98,46 @@ func TestReplayRecordedHistories(t *testing.T) {
 			t.Errorf("no recorded history of %s", side)
 		}
 	}
+}
+
+// childIDs give the workflow id of a child workflow from its start input.
+var childIDs = map[string]func(t *testing.T, p *commonpb.Payloads) string{
+	domain.VisitWorkflowType: func(t *testing.T, p *commonpb.Payloads) string {
+		var in domain.VisitInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(p, &in); err != nil {
+			t.Fatal(err)
+		}
+		return domain.VisitWorkflowID(in.ID())
+	},
+}
+
+// replayTarget finds the workflow of a recorded history from its file's name: the
+// process whose name (the longest: visit_plan, not visit) starts it, or the child
+// workflow type that does. It returns the process's name (or the child's type), the
+// workflow type and function to register, and the original workflow id.
+func replayTarget(t *testing.T, file string, hist *historypb.History) (name, typ string, wf any, id string) {
+	t.Helper()
+	start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
+	for _, d := range Registry {
+		if strings.HasPrefix(file, d.Name+"_") && len(d.Name) > len(name) {
+			var in struct {
+				ID string `json:"id"`
+			}
+			if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil || in.ID == "" {
+				t.Fatalf("%s: no business id in the start input (%v)", file, err)
+			}
+			name, typ, wf, id = d.Name, d.WorkflowType, d.Workflow, d.WorkflowID(in.ID)
+		}
+		for childType, child := range d.Children {
+			if strings.HasPrefix(file, childType+"_") {
+				name, typ, wf, id = childType, childType, child, childIDs[childType](t, start.GetInput())
+			}
+		}
+	}
+	if name == "" {
+		t.Fatalf("%s: no process or child workflow of the registry names it", file)
+	}
+	return name, typ, wf, id
 }
 
 // hasVersionMarker reports whether the history recorded a GetVersion marker for changeID.

@@ -153,6 +153,7 @@ func TestSurveyEndToEnd(t *testing.T) {
 		t.Errorf("%d return visits (%v), want 1", n, err)
 	}
 	s.recordHistory(domain.SurveyProcess.WorkflowID(cycle), "survey_cycle_open")
+	s.recordHistory(domain.VisitWorkflowID(domain.VisitID(domain.ProcessSurvey, cycle, "cus_DEMO_CONTOSO")), "VisitWorkflow_detractor_open")
 
 	// The Schedule's own action starts a cycle too (triggered now rather than on the
 	// first of next quarter): it invites nobody, everyone being in the quiet period.
