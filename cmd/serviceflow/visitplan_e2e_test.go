@@ -15,7 +15,9 @@ import (
 // 0 of 2 until they are made.
 func TestVisitPlanEndToEnd(t *testing.T) {
 	s := startStack(t, nil)
-	day := func(n int) string { return time.Now().In(time.FixedZone("", 8*3600)).AddDate(0, 0, n).Format(time.DateOnly) }
+	day := func(n int) string {
+		return time.Now().In(time.FixedZone("", 8*3600)).AddDate(0, 0, n).Format(time.DateOnly)
+	}
 	visits := []map[string]any{
 		{"customer_id": "cus_DEMO_NORTHWIND", "method": "phone", "planned_on": day(10), "rep": "alice", "purpose": "Spindle follow-up"},
 		{"customer_id": "cus_DEMO_HUADONG", "method": "on_site", "planned_on": day(12), "rep": "aaron", "purpose": "Line audit"},
