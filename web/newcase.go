@@ -2,9 +2,12 @@ package web
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/serviceflow/serviceflow/api"
@@ -159,4 +162,64 @@ func (a *App) formProblem(w http.ResponseWriter, r *http.Request, u *store.User,
 		a.internal(w, r, err)
 	}
 	return fv, 0, false
+}
+
+// rowTable is a new-case form's table of rows (an order's lines, a plan's visits): row
+// i's inputs are named <prefix>[i].<col>, as the API's 422 names their errors.
+type rowTable struct {
+	field *regexp.Regexp // <prefix>[i].<col>
+	cols  []string       // a row's inputs
+	max   int            // the most rows a form takes
+}
+
+func newRowTable(prefix string, cols []string, max int) rowTable {
+	return rowTable{field: regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `\[(\d+)\]\.(\w+)`), cols: cols, max: max}
+}
+
+// posted is how many rows the posted form had.
+func (t rowTable) posted(v url.Values) int {
+	n := 0
+	for k := range v {
+		if m := t.field.FindStringSubmatch(k); m != nil {
+			if i, err := strconv.Atoi(m[1]); err == nil && i < t.max {
+				n = max(n, i+1)
+			}
+		}
+	}
+	return n
+}
+
+// errors maps a 422's errors to the form's inputs: a row's error to its row's input
+// (rows[i] is the form row of the request's i-th; redirect, when not nil, may send it
+// to another input, naming it), a field of fields to its input, any other to the form.
+func (t rowTable) errors(p page, errs []domain.FieldError, rows []int, fields []string,
+	redirect func(field string) string) (map[string]string, string) {
+	out := map[string]string{}
+	var other []string
+	set := func(name, msg string) {
+		if _, seen := out[name]; !seen {
+			out[name] = msg
+		}
+	}
+	for _, fe := range errs {
+		if m := t.field.FindStringSubmatch(fe.Field); m != nil {
+			i, _ := strconv.Atoi(m[1])
+			if i < len(rows) && slices.Contains(t.cols, m[2]) {
+				name := fmt.Sprintf("%s[%d].%s", strings.SplitN(fe.Field, "[", 2)[0], rows[i], m[2])
+				if redirect != nil {
+					if to := redirect(fe.Field); to != "" {
+						name = to
+					}
+				}
+				set(name, fe.Message)
+				continue
+			}
+		}
+		if slices.Contains(fields, fe.Field) {
+			set(fe.Field, fe.Message)
+			continue
+		}
+		other = append(other, fe.Field+": "+errorText(p, fe.Message))
+	}
+	return out, strings.Join(other, " ")
 }

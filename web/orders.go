@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -670,21 +669,8 @@ func (a *App) showOrderForm(w http.ResponseWriter, r *http.Request, u *store.Use
 	a.render(w, status, "order_new", d)
 }
 
-// lineIndexRE is a line's field of the API's 422 (lines[3].unit_price.currency).
-var lineIndexRE = regexp.MustCompile(`^lines\[(\d+)\]\.(\w+)`)
-
-// postedRows is how many line rows the posted form had.
-func postedRows(v url.Values) int {
-	n := 0
-	for k := range v {
-		if m := lineIndexRE.FindStringSubmatch(k); m != nil {
-			if i, err := strconv.Atoi(m[1]); err == nil && i < orderMaxRows {
-				n = max(n, i+1)
-			}
-		}
-	}
-	return n
-}
+// orderLines is the new-order form's table of lines.
+var orderLines = newRowTable("lines", orderLineCols, orderMaxRows)
 
 // orderRequest is the order of the posted form, with the form row of each of its
 // lines (blank rows are left out).
@@ -700,7 +686,7 @@ func orderRequest(v url.Values) (domain.OrderRequest, []int) {
 	}
 	currency := strings.ToUpper(strings.TrimSpace(v.Get("currency")))
 	var rows []int
-	for i := range postedRows(v) {
+	for i := range orderLines.posted(v) {
 		cell := func(col string) string { return strings.TrimSpace(v.Get(fmt.Sprintf("lines[%d].%s", i, col))) }
 		if cell("sku") == "" && cell("description") == "" && cell("quantity") == "" && cell("unit_price") == "" {
 			continue
@@ -724,32 +710,12 @@ var orderFieldNames = []string{"customer_id", "lines", "requested_delivery_date"
 // orderErrors maps a 422's errors to the new-order form's inputs: a line's error to
 // its row's input, a line's currency to the form's currency, other names to the form.
 func orderErrors(p page, errs []domain.FieldError, rows []int) (map[string]string, string) {
-	out := map[string]string{}
-	var other []string
-	set := func(name, msg string) {
-		if _, seen := out[name]; !seen {
-			out[name] = msg
+	return orderLines.errors(p, errs, rows, orderFieldNames, func(field string) string {
+		if strings.HasSuffix(field, ".currency") {
+			return "currency"
 		}
-	}
-	for _, fe := range errs {
-		if m := lineIndexRE.FindStringSubmatch(fe.Field); m != nil {
-			i, _ := strconv.Atoi(m[1])
-			if i < len(rows) && slices.Contains(orderLineCols, m[2]) {
-				if strings.HasSuffix(fe.Field, ".currency") {
-					set("currency", fe.Message)
-				} else {
-					set(fmt.Sprintf("lines[%d].%s", rows[i], m[2]), fe.Message)
-				}
-				continue
-			}
-		}
-		if slices.Contains(orderFieldNames, fe.Field) {
-			set(fe.Field, fe.Message)
-			continue
-		}
-		other = append(other, fe.Field+": "+errorText(p, fe.Message))
-	}
-	return out, strings.Join(other, " ")
+		return ""
+	})
 }
 
 // enterOrder enters the posted order through api.Server.EnterOrder; "add a line" shows
@@ -764,7 +730,7 @@ func (a *App) enterOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.PostForm
-	fv := newOrderForm{values: v, key: v.Get("key"), rows: postedRows(v)}
+	fv := newOrderForm{values: v, key: v.Get("key"), rows: orderLines.posted(v)}
 	if v.Get("more") != "" {
 		if !a.mayFile(w, r, u, domain.ProcessOrder) {
 			return

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -255,7 +254,7 @@ func (a *App) submitVisitPlan(w http.ResponseWriter, r *http.Request) {
 		p := a.newPage(r, u)
 		var other []string
 		for _, fe := range prob.Errors {
-			if !visitFieldRE.MatchString(fe.Field) {
+			if !visitRows.field.MatchString(fe.Field) {
 				other = append(other, fe.Field+": "+errorText(p, fe.Message))
 			}
 		}
@@ -318,8 +317,8 @@ type visitPlanForm struct {
 	form   string
 }
 
-// visitFieldRE is a visit's field of the API's 422 (visits[3].planned_on).
-var visitFieldRE = regexp.MustCompile(`^visits\[(\d+)\]\.(\w+)$`)
+// visitRows is the plan form's table of visits.
+var visitRows = newRowTable("visits", visitCols, visitMaxRows)
 
 func (a *App) newVisitPlanPage(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.signedIn(w, r)
@@ -423,25 +422,12 @@ func (a *App) showVisitPlanForm(w http.ResponseWriter, r *http.Request, u *store
 	a.render(w, status, "visitplan_form", d)
 }
 
-// postedVisitRows is how many visit rows the posted form had.
-func postedVisitRows(v url.Values) int {
-	n := 0
-	for k := range v {
-		if m := visitFieldRE.FindStringSubmatch(k); m != nil {
-			if i, err := strconv.Atoi(m[1]); err == nil && i < visitMaxRows {
-				n = max(n, i+1)
-			}
-		}
-	}
-	return n
-}
-
 // visitPlanRequest is the plan of the posted form, with the form row of each of its
 // visits (blank rows are left out).
 func visitPlanRequest(v url.Values) (domain.VisitPlan, []int) {
 	plan := domain.VisitPlan{Title: strings.TrimSpace(v.Get("title")), Visits: []domain.Visit{}}
 	var rows []int
-	for i := range postedVisitRows(v) {
+	for i := range visitRows.posted(v) {
 		cell := func(col string) string { return strings.TrimSpace(v.Get(fmt.Sprintf("visits[%d].%s", i, col))) }
 		if cell("customer_id") == "" && cell("method") == "" && cell("planned_on") == "" && cell("rep") == "" && cell("purpose") == "" {
 			continue
@@ -456,28 +442,7 @@ func visitPlanRequest(v url.Values) (domain.VisitPlan, []int) {
 // visitPlanErrors maps a 422's errors to the plan form's inputs: a visit's error to its
 // row's input, title and visits to theirs, other names to the form.
 func visitPlanErrors(p page, errs []domain.FieldError, rows []int) (map[string]string, string) {
-	out := map[string]string{}
-	var other []string
-	set := func(name, msg string) {
-		if _, seen := out[name]; !seen {
-			out[name] = msg
-		}
-	}
-	for _, fe := range errs {
-		if m := visitFieldRE.FindStringSubmatch(fe.Field); m != nil {
-			i, _ := strconv.Atoi(m[1])
-			if i < len(rows) && slices.Contains(visitCols, m[2]) {
-				set(fmt.Sprintf("visits[%d].%s", rows[i], m[2]), fe.Message)
-				continue
-			}
-		}
-		if fe.Field == "title" || fe.Field == "visits" {
-			set(fe.Field, fe.Message)
-			continue
-		}
-		other = append(other, fe.Field+": "+errorText(p, fe.Message))
-	}
-	return out, strings.Join(other, " ")
+	return visitRows.errors(p, errs, rows, []string{"title", "visits"}, nil)
 }
 
 // makeVisitPlan makes the posted plan through api.Server.MakeVisitPlan; "add a visit"
@@ -504,7 +469,7 @@ func (a *App) postVisitPlan(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	v := r.PostForm
-	fv := visitPlanForm{values: v, key: v.Get("key"), rows: postedVisitRows(v)}
+	fv := visitPlanForm{values: v, key: v.Get("key"), rows: visitRows.posted(v)}
 	if v.Get("more") != "" {
 		if id == "" && !a.mayFile(w, r, u, domain.ProcessVisitPlan) {
 			return

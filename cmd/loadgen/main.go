@@ -439,8 +439,13 @@ func (f *Figures) print(w io.Writer) {
 		lat("store.ListTasks mine (SQL only)", in.StoreMine)
 		lat("store.ListTasks group (SQL only)", in.StoreGroup)
 	}
+	printTargets(w, f.Targets)
+}
+
+// printTargets prints each target with its figure and whether it was met.
+func printTargets(w io.Writer, targets []Target) {
 	fmt.Fprintln(w, "\nTargets")
-	for _, t := range f.Targets {
+	for _, t := range targets {
 		mark := "MISSED"
 		if t.Met {
 			mark = "met"
@@ -451,7 +456,12 @@ func (f *Figures) print(w io.Writer) {
 
 func (f *Figures) write(file string) error {
 	f.evaluate()
-	b, err := json.MarshalIndent(f, "", "  ")
+	return writeJSON(file, f)
+}
+
+// writeJSON writes v, indented, to file.
+func writeJSON(file string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -251,23 +250,12 @@ func (f *Survey) print(w io.Writer) {
 			f.ClosedSeconds, f.RemindersQueued, f.WorkflowStatus)
 		fmt.Fprintf(w, "  %-44s %5d return_visit tasks for %d detractors after the catch-ups\n", "return visits", f.VisitTasks, f.Detractors)
 	}
-	fmt.Fprintln(w, "\nTargets")
-	for _, t := range f.Targets {
-		mark := "MISSED"
-		if t.Met {
-			mark = "met"
-		}
-		fmt.Fprintf(w, "  %-44s %8.2f  (goal %s)  %s\n", t.Name, t.Value, t.Goal, mark)
-	}
+	printTargets(w, f.Targets)
 }
 
 func (f *Survey) write(file string) error {
 	f.evaluate()
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, append(b, '\n'), 0o644)
+	return writeJSON(file, f)
 }
 
 // runSurvey runs the survey scenario on a `serviceflow dev` of its own, whose e-mails
