@@ -521,7 +521,9 @@ func (s *Server) updateProblem(err error) *Problem {
 				_ = appErr.Details(&fields)
 			}
 			for i := range fields {
-				if !strings.HasPrefix(fields[i].Field, "data.") {
+				// The form's fields are under data; the completion's own comment (which
+				// some actions require: TaskSpec.CommentRequired) is not.
+				if !strings.HasPrefix(fields[i].Field, "data.") && fields[i].Field != "comment" {
 					fields[i].Field = "data." + fields[i].Field
 				}
 			}

@@ -206,6 +206,11 @@ func TestCompleteTask(t *testing.T) {
 		{temporal.NewApplicationError("bad data", domain.ErrTypeInvalidData, []domain.FieldError{
 			{Field: "message", Message: "is required"}, {Field: "amount", Message: "must be money"}}),
 			http.StatusUnprocessableEntity, []string{"data.message", "data.amount"}},
+		// A reject without the comment it requires (TaskSpec.CommentRequired) names the
+		// completion's comment, not a form field.
+		{temporal.NewApplicationError("bad data", domain.ErrTypeInvalidData, []domain.FieldError{
+			{Field: "comment", Message: "is required to reject"}}),
+			http.StatusUnprocessableEntity, []string{"comment"}},
 		{serviceerror.NewNotFound("workflow execution already completed"), http.StatusConflict, nil},
 	}
 	for _, tc := range cases {

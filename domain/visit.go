@@ -219,11 +219,20 @@ func VisitRecordForm(method string) []FormField {
 // AppointmentForm is the appointment task's form: the time agreed with the customer.
 var AppointmentForm = []FormField{{Name: FieldAgreedAt, Type: "datetime", Required: true}}
 
-// ValidateAppointment checks the appointment's agreed time beyond its form's type: in
-// the years 2000–2999. It is pure: it runs in the complete-task Update's validator.
-func ValidateAppointment(data map[string]any) []FieldError {
-	if at, ok := ParseFormTime(data[FieldAgreedAt]); !ok || at.Year() < 2000 || at.Year() > 2999 {
-		return []FieldError{{Field: FieldAgreedAt, Message: "must be a time (RFC 3339) between 2000 and 2999"}}
+// MaxAppointmentSlip is how long after a visit's due time its appointment may be
+// agreed: a customer may ask to move the visit, not to put it off for good (its due
+// time follows the agreed day, and a visit due in a year would neither escalate nor let
+// its plan complete).
+const MaxAppointmentSlip = 30 * 24 * time.Hour
+
+// ValidateAppointment checks the appointment's agreed time beyond its form's type: from
+// from (the start of the day the appointment task opened) to latest (the visit's due
+// time + MaxAppointmentSlip). It is pure: it runs in the complete-task Update's
+// validator, with bounds fixed when the task was made.
+func ValidateAppointment(data map[string]any, from, latest time.Time) []FieldError {
+	if at, ok := ParseFormTime(data[FieldAgreedAt]); !ok || at.Before(from) || at.After(latest) {
+		return []FieldError{{Field: FieldAgreedAt, Message: fmt.Sprintf("must be a time (RFC 3339) from %s to %s",
+			from.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339))}}
 	}
 	return nil
 }

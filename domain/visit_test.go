@@ -45,8 +45,12 @@ func TestValidateVisitRecord(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, fields(ValidateVisitRecord(tc.data)), name)
 	}
-	assert.Equal(t, []string{FieldAgreedAt}, fields(ValidateAppointment(map[string]any{FieldAgreedAt: "soon"})))
-	assert.Empty(t, ValidateAppointment(map[string]any{FieldAgreedAt: "2026-05-12T10:00:00+08:00"}))
+	from, latest := time.Date(2026, 5, 1, 16, 0, 0, 0, time.UTC), time.Date(2026, 6, 12, 16, 0, 0, 0, time.UTC)
+	assert.Equal(t, []string{FieldAgreedAt}, fields(ValidateAppointment(map[string]any{FieldAgreedAt: "soon"}, from, latest)))
+	assert.Empty(t, ValidateAppointment(map[string]any{FieldAgreedAt: "2026-05-12T10:00:00+08:00"}, from, latest))
+	// Not before the day the appointment opened, nor long after the visit was due.
+	assert.Equal(t, []string{FieldAgreedAt}, fields(ValidateAppointment(map[string]any{FieldAgreedAt: "2026-05-01T23:00:00+08:00"}, from, latest)))
+	assert.Equal(t, []string{FieldAgreedAt}, fields(ValidateAppointment(map[string]any{FieldAgreedAt: "2999-01-01T10:00:00Z"}, from, latest)))
 }
 
 func TestVisitRecordFormPresetsThePlannedMethod(t *testing.T) {

@@ -112,7 +112,13 @@ func (v *visit) appointment(ctx workflow.Context) error {
 	}
 	spec := v.spec(ctx, domain.StepAppointment, "Agree a visit with", due)
 	spec.Actions, spec.Form = []string{ActionDone}, domain.AppointmentForm
-	spec.Validate = func(_ string, data map[string]any) []domain.FieldError { return domain.ValidateAppointment(data) }
+	zone := v.in.Policy.Zone()
+	today := utcNow(ctx).In(zone)
+	from := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, zone).UTC()
+	latest := v.st.DueAt.Add(domain.MaxAppointmentSlip)
+	spec.Validate = func(_ string, data map[string]any) []domain.FieldError {
+		return domain.ValidateAppointment(data, from, latest)
+	}
 	if err := v.project(ctx, "", "", nil); err != nil {
 		return err
 	}
@@ -123,7 +129,6 @@ func (v *visit) appointment(ctx workflow.Context) error {
 	agreed, _ := domain.ParseFormTime(out.Data[domain.FieldAgreedAt])
 	agreed = agreed.UTC()
 	v.st.AgreedAt = &agreed
-	zone := v.in.Policy.Zone()
 	a := agreed.In(zone)
 	if end := time.Date(a.Year(), a.Month(), a.Day()+1, 0, 0, 0, 0, zone).UTC(); end.After(v.st.DueAt) {
 		v.st.DueAt = end
