@@ -103,7 +103,7 @@ func (v *visit) run(ctx workflow.Context) error {
 // appointment agrees the time of an on-site visit with the customer. It opens at once
 // and is due when the visit's task opens (its day); when that has come already, by the
 // visit's due time. An agreed time after the visit's due day moves the due time to the
-// end of the agreed day.
+// end of the agreed day; one before the visit's day opens the record on the agreed day.
 func (v *visit) appointment(ctx workflow.Context) error {
 	v.st.Status = domain.VisitAppointment
 	due := v.st.StartAt
@@ -133,8 +133,14 @@ func (v *visit) appointment(ctx workflow.Context) error {
 	if end := time.Date(a.Year(), a.Month(), a.Day()+1, 0, 0, 0, 0, zone).UTC(); end.After(v.st.DueAt) {
 		v.st.DueAt = end
 	}
+	// An earlier day agreed with the customer opens the record on that day: the rep
+	// records the visit when it is made.
+	if day := time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, zone).UTC(); day.Before(v.st.StartAt) {
+		v.st.StartAt = day
+	}
+	v.st.Status = domain.VisitScheduled
 	return v.project(ctx, out.Actor, "visit_appointment_agreed", map[string]any{
-		"visit_id": v.st.ID, "agreed_at": agreed, "due_at": v.st.DueAt,
+		"visit_id": v.st.ID, "agreed_at": agreed, "start_at": v.st.StartAt, "due_at": v.st.DueAt,
 	})
 }
 

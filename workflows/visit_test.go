@@ -279,7 +279,7 @@ func TestVisitPlanLateRejectedResubmittedApprovedAndVisited(t *testing.T) {
 	record1.response(t)
 
 	id1 := domain.VisitID(domain.ProcessVisitPlan, planTestID, "1")
-	assert.Equal(t, []string{"visit_scheduled:scheduled", "visit_appointment_agreed:appointment",
+	assert.Equal(t, []string{"visit_scheduled:scheduled", "visit_appointment_agreed:scheduled",
 		"visit_complaint_opened:open", "visit_recorded:completed"}, h.visitEvents(id1))
 	out1 := h.lastVisit(id1)
 	require.NotNil(t, out1.Record)

@@ -162,7 +162,7 @@ func (p *visitPlan) runVisits(ctx workflow.Context) error {
 		return err
 	}
 
-	pending := len(inputs)
+	pending, failed := len(inputs), 0
 	for _, in := range inputs {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:        domain.VisitWorkflowID(in.ID()),
@@ -177,6 +177,7 @@ func (p *visitPlan) runVisits(ctx workflow.Context) error {
 			var out domain.VisitOutcome
 			if err := child.Get(ctx, &out); err != nil {
 				workflow.GetLogger(ctx).Warn("visit failed", "visit_id", in.ID(), "error", err)
+				failed++
 			}
 		})
 	}
@@ -185,7 +186,9 @@ func (p *visitPlan) runVisits(ctx workflow.Context) error {
 	}
 	now := utcNow(ctx)
 	p.st.Status, p.st.CompletedAt = domain.PlanCompleted, &now
-	return p.project(ctx, "system", "visit_plan_completed", map[string]any{"visits": len(inputs)}, nil)
+	// A visit that failed (terminated, say) is over without a record: the plan's
+	// completion rate counts recorded visits only, and its event says how many failed.
+	return p.project(ctx, "system", "visit_plan_completed", map[string]any{"visits": len(inputs), "failed": failed}, nil)
 }
 
 // taskContext is what the approval task shows: the plan, its round and the decisions
