@@ -142,11 +142,27 @@ func (s *Server) CreateProgramme(ctx context.Context, tx pgx.Tx, p store.SurveyP
 	// A commit that fails after this leaves a Schedule without its row: its cycles then
 	// fail at their first step (OpenSurveyCycle finds no programme), and an admin deletes
 	// it with `temporal schedule delete`. The row is a single insert: it rarely happens.
-	if d, err := h.Describe(ctx); err == nil && len(d.Info.NextActionTimes) > 0 {
+	_ = withSchedule(ctx, h, &p) // a Describe that fails leaves the next run unknown
+	return p, nil
+}
+
+// withSchedule fills p's status and next run from its Schedule, which says whether the
+// programme runs: the row follows it, and a pause and a resume at the same moment may
+// leave the row behind. A paused programme has no next run. An error leaves p as is.
+func withSchedule(ctx context.Context, h client.ScheduleHandle, p *store.SurveyProgramme) error {
+	d, err := h.Describe(ctx)
+	if err != nil {
+		return err
+	}
+	p.Status, p.NextRun = domain.ProgrammeActive, nil
+	if d.Schedule.State != nil && d.Schedule.State.Paused {
+		p.Status = domain.ProgrammePaused
+	}
+	if len(d.Info.NextActionTimes) > 0 && p.Status == domain.ProgrammeActive {
 		next := d.Info.NextActionTimes[0].UTC()
 		p.NextRun = &next
 	}
-	return p, nil
+	return nil
 }
 
 // listProgrammes answers every programme with its next run (from its Schedule).
@@ -170,21 +186,8 @@ func (s *Server) SurveyProgrammes(ctx context.Context, u store.User) ([]store.Su
 		return nil, err
 	}
 	for i := range ps {
-		d, err := s.tc.ScheduleClient().GetHandle(ctx, domain.SurveyScheduleID(ps[i].ID)).Describe(ctx)
-		if err != nil {
+		if err := withSchedule(ctx, s.tc.ScheduleClient().GetHandle(ctx, domain.SurveyScheduleID(ps[i].ID)), &ps[i]); err != nil {
 			s.log.Warn("describe schedule", "err", err, "programme_id", ps[i].ID)
-			continue
-		}
-		// The Schedule says whether the programme runs: the row follows it, and a pause
-		// and a resume at the same moment may leave the row behind.
-		if d.Schedule.State != nil && d.Schedule.State.Paused {
-			ps[i].Status = domain.ProgrammePaused
-		} else {
-			ps[i].Status = domain.ProgrammeActive
-		}
-		if len(d.Info.NextActionTimes) > 0 && ps[i].Status == domain.ProgrammeActive {
-			next := d.Info.NextActionTimes[0].UTC()
-			ps[i].NextRun = &next
 		}
 	}
 	if ps == nil {
@@ -238,10 +241,7 @@ func (s *Server) SetProgrammeStatus(ctx context.Context, u store.User, id, statu
 		return p, err
 	}
 	p.Status, p.NextRun = status, nil
-	if d, err := h.Describe(ctx); err == nil && len(d.Info.NextActionTimes) > 0 && status == domain.ProgrammeActive {
-		next := d.Info.NextActionTimes[0].UTC()
-		p.NextRun = &next
-	}
+	_ = withSchedule(ctx, h, &p)
 	return p, nil
 }
 

@@ -130,13 +130,24 @@ func SetSurveyCycle(ctx context.Context, q Querier, in domain.SetSurveyCycleInpu
 const cycleColumns = `id, workflow_id, COALESCE(programme_id, ''), audience, status, invited, started_by, started_at,
 	closes_at, closed_at, results`
 
-func scanCycle(row pgx.CollectableRow) (SurveyCycle, error) {
+func scanCycle(row pgx.CollectableRow) (SurveyCycle, error) { return scanCycleWith(row, nil) }
+
+// scanCycleWith scans cycleColumns and, when answered is not nil, one more column: the
+// count of answers, which becomes the figures' Answered.
+func scanCycleWith(row pgx.CollectableRow, answered *int) (SurveyCycle, error) {
 	var c SurveyCycle
 	var results *domain.CycleResults
-	err := row.Scan(&c.ID, &c.WorkflowID, &c.ProgrammeID, &c.Audience, &c.Status, &c.Results.Invited, &c.StartedBy,
-		&c.StartedAt, &c.ClosesAt, &c.ClosedAt, &results)
+	dest := []any{&c.ID, &c.WorkflowID, &c.ProgrammeID, &c.Audience, &c.Status, &c.Results.Invited, &c.StartedBy,
+		&c.StartedAt, &c.ClosesAt, &c.ClosedAt, &results}
+	if answered != nil {
+		dest = append(dest, answered)
+	}
+	err := row.Scan(dest...)
 	if results != nil {
 		c.Results = *results
+	}
+	if answered != nil {
+		c.Results.Answered = *answered
 	}
 	c.StartedAt, c.ClosesAt, c.ClosedAt = c.StartedAt.UTC(), utcOrNil(c.ClosesAt), utcOrNil(c.ClosedAt)
 	return c, err
@@ -190,17 +201,8 @@ func (s *Store) ListSurveyCycles(ctx context.Context, f SurveyCycleFilter) ([]Su
 		return nil, "", err
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SurveyCycle, error) {
-		var c SurveyCycle
-		var results *domain.CycleResults
 		var answered int
-		err := row.Scan(&c.ID, &c.WorkflowID, &c.ProgrammeID, &c.Audience, &c.Status, &c.Results.Invited, &c.StartedBy,
-			&c.StartedAt, &c.ClosesAt, &c.ClosedAt, &results, &answered)
-		if results != nil {
-			c.Results = *results
-		}
-		c.Results.Answered = answered
-		c.StartedAt, c.ClosesAt, c.ClosedAt = c.StartedAt.UTC(), utcOrNil(c.ClosesAt), utcOrNil(c.ClosedAt)
-		return c, err
+		return scanCycleWith(row, &answered)
 	})
 	if err != nil {
 		return nil, "", err
