@@ -122,18 +122,14 @@ func (s *Server) createProgramme(c *gin.Context) {
 	})
 }
 
-// CreateProgramme writes programme p in tx and creates its Schedule; a Schedule that
-// exists already (a retried request with the same Idempotency-Key, whose programme id is
-// the same) is taken as made. `dev` seeds its programmes through it.
+// CreateProgramme writes programme p in tx and creates its Schedule (EnsureSchedule: one
+// that exists already, for a retried request with the same Idempotency-Key, is taken as
+// made). `dev` seeds its programmes through it.
 func (s *Server) CreateProgramme(ctx context.Context, tx pgx.Tx, p store.SurveyProgramme) (store.SurveyProgramme, error) {
 	if err := store.InsertSurveyProgramme(ctx, tx, p); err != nil {
 		return p, err
 	}
-	h, err := s.tc.ScheduleClient().Create(ctx, s.schedule(p))
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		h, err = s.tc.ScheduleClient().GetHandle(ctx, domain.SurveyScheduleID(p.ID)), nil
-	}
-	if err != nil {
+	if err := s.EnsureSchedule(ctx, p); err != nil {
 		s.log.Error("create schedule", "err", err, "programme_id", p.ID)
 		pr := problem(http.StatusServiceUnavailable, "the programme's schedule could not be created; nothing was kept, try again")
 		pr.Type = typeUnavailable
@@ -142,8 +138,22 @@ func (s *Server) CreateProgramme(ctx context.Context, tx pgx.Tx, p store.SurveyP
 	// A commit that fails after this leaves a Schedule without its row: its cycles then
 	// fail at their first step (OpenSurveyCycle finds no programme), and an admin deletes
 	// it with `temporal schedule delete`. The row is a single insert: it rarely happens.
+	h := s.tc.ScheduleClient().GetHandle(ctx, domain.SurveyScheduleID(p.ID))
 	_ = withSchedule(ctx, h, &p) // a Describe that fails leaves the next run unknown
 	return p, nil
+}
+
+// EnsureSchedule makes programme p's Schedule (paused if p is) unless the Temporal
+// server has it: a retried create, and `dev` at start, whose database may have outlived
+// the embedded server's data (a new data directory beside an old database).
+func (s *Server) EnsureSchedule(ctx context.Context, p store.SurveyProgramme) error {
+	o := s.schedule(p)
+	o.Paused = p.Status == domain.ProgrammePaused
+	_, err := s.tc.ScheduleClient().Create(ctx, o)
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
 }
 
 // withSchedule fills p's status and next run from its Schedule, which says whether the

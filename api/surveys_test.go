@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/serviceflow/serviceflow/domain"
 	"github.com/serviceflow/serviceflow/store"
@@ -46,6 +47,9 @@ func (f *fakeSchedules) Create(_ context.Context, o client.ScheduleOptions) (cli
 	defer f.mu.Unlock()
 	if f.createErr != nil {
 		return nil, f.createErr
+	}
+	if _, ok := f.schedules[o.ID]; ok {
+		return nil, temporal.ErrScheduleAlreadyRunning
 	}
 	h := &fakeSchedule{owner: f, id: o.ID, options: o, paused: o.Paused, next: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
 	f.schedules[o.ID] = h
@@ -166,6 +170,27 @@ func TestSurveyProgrammeSchedule(t *testing.T) {
 	}
 	got := e.do("GET", "/api/v1/survey-cycles/"+cy.ID, "dave", nil)
 	got.want(http.StatusOK)
+
+	// A Schedule the server lost (dev's new data directory beside an old database) is
+	// made again, paused as its programme is.
+	e.do("POST", "/api/v1/survey-programmes/"+p.ID+"/pause", "admin", nil).want(http.StatusOK)
+	delete(e.tc.schedules.schedules, domain.SurveyScheduleID(p.ID))
+	row, err := e.st.SurveyProgrammeByID(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.EnsureSchedule(context.Background(), row); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.tc.schedules.get(domain.SurveyScheduleID(p.ID)); h == nil || !h.paused {
+		t.Errorf("schedule made again: %+v", h)
+	}
+	if err := e.srv.EnsureSchedule(context.Background(), row); err != nil {
+		t.Errorf("a second ensure: %v", err)
+	}
+	if h := e.tc.schedules.get(domain.SurveyScheduleID(p.ID)); !h.paused {
+		t.Error("a second ensure replaced the schedule")
+	}
 
 	// A Schedule that cannot be made keeps nothing.
 	e.tc.schedules.createErr = context.DeadlineExceeded

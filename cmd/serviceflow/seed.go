@@ -113,11 +113,17 @@ func seedDemo(ctx context.Context, st *store.Store, tokenFile string) error {
 // seedProgrammes creates DOMAIN.md's survey programmes (each quarter, tier A each month,
 // new customers daily), each with its Temporal Schedule, those of them not there yet
 // (by name): an admin may have paused them since, and a seed that failed half-way
-// makes the rest on the next start.
+// makes the rest on the next start. Every programme's Schedule is made again when the
+// Temporal server lacks it.
 func seedProgrammes(ctx context.Context, st *store.Store, srv *api.Server) error {
 	ps, err := st.SurveyProgrammes(ctx)
 	if err != nil {
 		return err
+	}
+	for _, p := range ps { // a new data directory beside an old database has none
+		if err := srv.EnsureSchedule(ctx, p); err != nil {
+			return fmt.Errorf("survey programme %q: schedule: %w", p.Name, err)
+		}
 	}
 	for _, p := range domain.SeedProgrammes {
 		if slices.ContainsFunc(ps, func(x store.SurveyProgramme) bool { return x.Name == p.Name }) {
