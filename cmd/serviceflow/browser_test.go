@@ -256,7 +256,16 @@ func TestBrowserSignInToInbox(t *testing.T) {
 	// submits with no category, sees the workflow's error on that field, then completes
 	// evaluate; respond, which is hers too, opens next.
 	taskID := task["id"].(string)
-	fail("open the task page", chromedp.Do(ctx, chromedp.Click(row+` a.task-link`), chromedp.WaitVisible(`#complete-form`)))
+	// The inbox refreshes its rows live: a refresh between finding the link and clicking
+	// it replaces the node under the click, and the click is made again on the new row.
+	open := func() error {
+		return chromedp.Do(ctx, chromedp.Click(row+` a.task-link`), chromedp.WaitVisible(`#complete-form`))
+	}
+	err = open()
+	if err != nil && strings.Contains(err.Error(), "Could not find node") {
+		err = open()
+	}
+	fail("open the task page", err)
 	// htmx pushes the address after the swap has settled: wait for it.
 	var taskURL string
 	eventually(t, 5*time.Second, "the task page's address", func() bool {
